@@ -1,0 +1,29 @@
+"""Behaviour-sequence feature views.
+
+Feast has no append and no last-N read; recplat builds one snapshot per
+behaviour event (oldest -> newest, at most N long) and Feast serves the latest
+snapshot as of the lookup time.
+"""
+
+from datetime import timedelta
+
+from feast import FeatureView, Field
+from feast.types import Array, Int64
+
+from entities import user
+from sources import user_sequence_source
+
+# The user's last N clicked items and their categories, oldest first.
+user_sequence = FeatureView(
+    name="user_sequence",
+    entities=[user],
+    ttl=timedelta(days=3650),
+    schema=[
+        Field(name="hist_item_ids", dtype=Array(Int64)),
+        Field(name="hist_category_ids", dtype=Array(Int64)),
+        Field(name="hist_len", dtype=Int64),
+    ],
+    source=user_sequence_source,
+    online=True,
+    tags={"team": "ranking"},
+)

@@ -1,0 +1,65 @@
+"""Model catalogue: name -> model class and config class."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from recplat.models.din import DIN, DINConfig
+from recplat.models.embedding_mlp import EmbeddingMLP, EmbeddingMLPConfig
+from recplat.models.layers import Vocab
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """How to build one model."""
+
+    model: type[nn.Module]
+    config: type[Any]
+    uses_sequence: bool
+
+
+CATALOG: dict[str, CatalogEntry] = {
+    "embedding_mlp": CatalogEntry(EmbeddingMLP, EmbeddingMLPConfig, uses_sequence=False),
+    "din": CatalogEntry(DIN, DINConfig, uses_sequence=True),
+}
+
+
+def entry(name: str) -> CatalogEntry:
+    """The catalogue entry for `name`, with a clear error for unknown names."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; choose one of {sorted(CATALOG)}") from None
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """JSON-ready form of a model config (tuples become lists)."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(name: str, data: dict[str, Any]) -> Any:
+    """Rebuild a model config from `config_to_dict` output.
+
+    Raises:
+        TypeError: On an unknown key (named).
+    """
+    cls = entry(name).config
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise TypeError(f"{name} config: unknown key(s) {unknown}; known: {sorted(known)}")
+    values = dict(data)
+    values["vocab"] = Vocab(**values["vocab"])
+    for key, value in values.items():
+        if isinstance(value, list):
+            values[key] = tuple(value)
+    return cls(**values)
+
+
+def build_model(name: str, config: Any) -> nn.Module:
+    """Instantiate model `name` from its config."""
+    return entry(name).model(config)

@@ -1,0 +1,41 @@
+"""Embedding MLP: the baseline ranker (no behaviour sequence).
+
+User, target item and context embeddings are concatenated and fed to an MLP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from recplat.models.layers import FieldEmbeddings, Vocab, mlp
+
+
+@dataclass(frozen=True)
+class EmbeddingMLPConfig:
+    """Embedding MLP hyperparameters."""
+
+    vocab: Vocab
+    embed_dim: int = 16
+    hidden: tuple[int, ...] = (200, 80)
+    dropout: float = 0.0
+
+
+class EmbeddingMLP(nn.Module):
+    """Click-through logit from user, item and context embeddings.
+
+    Inputs (all int64): user_id, item_id, category_id, age_bucket, gender,
+    price_bucket, hour, weekday, device, each (B,). Output: logits (B,).
+    """
+
+    def __init__(self, config: EmbeddingMLPConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
+        self.head = mlp(self.embeddings.out_dim, config.hidden, dropout=config.dropout)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = self.embeddings(batch)  # (B, (3 + F) * D)
+        return self.head(x).squeeze(-1)  # (B,)

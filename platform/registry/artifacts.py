@@ -1,0 +1,70 @@
+"""Model artifacts on disk: weights (state_dict) + a JSON description.
+
+Weights load with `torch.load(weights_only=True)`: no pickled objects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from recplat.models.catalog import build_model, config_from_dict, config_to_dict
+
+WEIGHTS = "weights.pt"
+DESCRIPTION = "model.json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A loaded model and what it needs at inference time."""
+
+    model: nn.Module
+    model_name: str
+    max_len: int
+    feature_service: str
+    description: dict[str, Any]
+
+
+def save_artifact(
+    folder: Path,
+    *,
+    model_name: str,
+    config: Any,
+    state_dict: dict[str, torch.Tensor],
+    max_len: int,
+    feature_service: str,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write weights and description into `folder` (created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(state_dict, folder / WEIGHTS)
+    description = {
+        "model_name": model_name,
+        "config": config_to_dict(config),
+        "max_len": max_len,
+        "feature_service": feature_service,
+        **(extra or {}),
+    }
+    (folder / DESCRIPTION).write_text(json.dumps(description, indent=2, default=str))
+    return folder
+
+
+def load_artifact(folder: Path) -> Artifact:
+    """Rebuild the model from an artifact folder, in eval mode."""
+    description = json.loads((folder / DESCRIPTION).read_text())
+    name = description["model_name"]
+    model = build_model(name, config_from_dict(name, description["config"]))
+    model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True, map_location="cpu"))
+    model.eval()
+    return Artifact(
+        model=model,
+        model_name=name,
+        max_len=int(description["max_len"]),
+        feature_service=description["feature_service"],
+        description=description,
+    )

@@ -1,0 +1,168 @@
+"""The metadata store: records validations and runs, registers model versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from recplat.registry.tables import Base, ModelVersion, TrainingRun, ValidationRun, utcnow
+
+STAGES = ("staging", "production", "archived")
+
+
+class MetadataStore:
+    """SQLAlchemy-backed platform metadata (SQLite by default, PostgreSQL in production)."""
+
+    def __init__(self, *, url: str) -> None:
+        self.url = url
+        self._engine = create_engine(url, future=True)
+        Base.metadata.create_all(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: commits on success, rolls back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self._engine.dispose()
+
+    # Validation runs -----------------------------------------------------------
+
+    def record_validation(self, *, summary: dict[str, Any], quarantine_path: str | None) -> ValidationRun:
+        """Store one validation run's summary."""
+        run = ValidationRun(
+            dataset=summary["dataset"],
+            suite=summary["suite"],
+            suite_version=summary["suite_version"],
+            success=summary["success"],
+            rows=summary["rows"],
+            failed_expectations=summary["failed"],
+            seconds=summary["seconds"],
+            summary=summary,
+            quarantine_path=quarantine_path,
+        )
+        with self.session() as s:
+            s.add(run)
+        return run
+
+    def validations(self, *, limit: int = 50) -> list[ValidationRun]:
+        """Most recent validation runs first."""
+        with self.session() as s:
+            return list(s.scalars(select(ValidationRun).order_by(ValidationRun.id.desc()).limit(limit)))
+
+    # Training runs -------------------------------------------------------------
+
+    def start_run(
+        self, *, model_name: str, config: dict[str, Any], feature_service: str, validation_run_id: int | None
+    ) -> TrainingRun:
+        """Record a run as started."""
+        run = TrainingRun(
+            model_name=model_name,
+            status="running",
+            config=config,
+            metrics={},
+            feature_service=feature_service,
+            validation_run_id=validation_run_id,
+        )
+        with self.session() as s:
+            s.add(run)
+        return run
+
+    def finish_run(
+        self, *, run_id: int, status: str, metrics: dict[str, Any], storage_path: str | None = None
+    ) -> TrainingRun:
+        """Record a run's outcome."""
+        with self.session() as s:
+            run = s.get_one(TrainingRun, run_id)
+            run.status = status
+            run.metrics = metrics
+            run.storage_path = storage_path
+            run.finished_at = utcnow()
+        return run
+
+    def runs(self, *, limit: int = 50) -> list[TrainingRun]:
+        """Most recent training runs first."""
+        with self.session() as s:
+            return list(s.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)))
+
+    # Model versions ------------------------------------------------------------
+
+    def register_model(
+        self,
+        *,
+        model_name: str,
+        run_id: int,
+        artifact_path: str,
+        config: dict[str, Any],
+        metrics: dict[str, Any],
+        feature_service: str,
+    ) -> ModelVersion:
+        """Register a new version (next number for this model) in `staging`."""
+        with self.session() as s:
+            latest = s.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.model_name == model_name))
+            version = ModelVersion(
+                model_name=model_name,
+                version=(latest or 0) + 1,
+                run_id=run_id,
+                stage="staging",
+                artifact_path=artifact_path,
+                config=config,
+                metrics=metrics,
+                feature_service=feature_service,
+            )
+            s.add(version)
+        return version
+
+    def promote(self, *, model_name: str, version: int, stage: str = "production") -> ModelVersion:
+        """Move a version to `stage`; the previous holder of `production` is archived."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+        with self.session() as s:
+            target = s.scalar(
+                select(ModelVersion).where(ModelVersion.model_name == model_name, ModelVersion.version == version)
+            )
+            if target is None:
+                raise LookupError(f"model {model_name!r} has no version {version}")
+            if stage == "production":
+                for other in s.scalars(
+                    select(ModelVersion).where(
+                        ModelVersion.model_name == model_name, ModelVersion.stage == "production"
+                    )
+                ):
+                    other.stage = "archived"
+            target.stage = stage
+        return target
+
+    def models(self, *, model_name: str | None = None) -> list[ModelVersion]:
+        """Registered versions, newest first."""
+        query = select(ModelVersion).order_by(ModelVersion.id.desc())
+        if model_name:
+            query = query.where(ModelVersion.model_name == model_name)
+        with self.session() as s:
+            return list(s.scalars(query))
+
+    def resolve(self, *, model_name: str, version: int | None = None) -> ModelVersion:
+        """The version to serve: the given one, else production, else the newest.
+
+        Raises:
+            LookupError: When the model has no registered version.
+        """
+        with self.session() as s:
+            query = select(ModelVersion).where(ModelVersion.model_name == model_name)
+            if version is not None:
+                found = s.scalar(query.where(ModelVersion.version == version))
+            else:
+                found = s.scalar(
+                    query.where(ModelVersion.stage == "production").order_by(ModelVersion.version.desc())
+                ) or s.scalar(query.order_by(ModelVersion.version.desc()))
+        if found is None:
+            which = f"version {version}" if version is not None else "registered version"
+            raise LookupError(f"model {model_name!r} has no {which}; train it first (`recplat train`)")
+        return found

@@ -1,0 +1,140 @@
+"""The point-in-time training set and its tensor encoding.
+
+Point-in-time rule: a row for an impression at time t sees only behaviour
+strictly before t. Feast's join is inclusive (feature time <= lookup time), so
+recplat looks features up at t - 1 microsecond. A click at t (on the target
+itself, or on a sibling shown in the same request) is stamped t and so stays
+out of the row's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recplat.events.schema import device_index
+from recplat.models.layers import CONTEXT_FIELDS, Vocab
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+FEATURE_SERVICE = "ranking_v1"
+LOOKUP_OFFSET = pd.Timedelta(microseconds=1)
+# Missing values become -1 here and 0 ("unknown") after `encode` shifts them by one.
+SHIFTED_FEATURES = ("age_bucket", "gender", "price_bucket")
+SEQUENCE_FEATURES = ("hist_item_ids", "hist_category_ids")
+
+
+def entity_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per impression, with the lookup time just before the impression."""
+    imp = events[events["event_type"] == "impression"]
+    return pd.DataFrame(
+        {
+            "event_id": imp["event_id"].to_numpy(),
+            "user_id": imp["user_id"].to_numpy(),
+            "item_id": imp["item_id"].to_numpy(),
+            "event_timestamp": pd.to_datetime(imp["event_timestamp"], utc=True) - LOOKUP_OFFSET,
+            "label": imp["clicked"].to_numpy(),
+            "hour": imp["hour"].to_numpy(),
+            "weekday": imp["weekday"].to_numpy(),
+            "device": imp["device"].to_numpy(),
+        }
+    )
+
+
+def historical_features(
+    *, store: FeatureStore, entities: pd.DataFrame, feature_service: str = FEATURE_SERVICE
+) -> pd.DataFrame:
+    """Point-in-time join through Feast, in event order, missing values filled.
+
+    Users with no earlier behaviour get empty sequences; unknown items get
+    category 0 (int columns come back as float when a value is missing).
+    """
+    service = store.get_feature_service(feature_service)
+    frame = store.get_historical_features(entity_df=entities, features=service).to_df()
+    frame = frame.sort_values("event_id", kind="stable").reset_index(drop=True)
+    return fill_missing(frame)
+
+
+def fill_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Defaults for features the store had no value for (training and serving alike)."""
+    for column in SHIFTED_FEATURES:
+        frame[column] = pd.to_numeric(frame[column]).fillna(-1).astype(np.int64)
+    frame["category_id"] = pd.to_numeric(frame["category_id"]).fillna(0).astype(np.int64)
+    for column in SEQUENCE_FEATURES:
+        frame[column] = frame[column].map(lambda v: [] if v is None else [int(x) for x in v])
+    frame["hist_len"] = frame["hist_item_ids"].map(len).astype(np.int64)
+    return frame
+
+
+def pad_sequences(sequences: Any, max_len: int) -> np.ndarray:
+    """Left-pad (oldest first, newest last) and truncate to the newest `max_len`."""
+    out = np.zeros((len(sequences), max_len), dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        tail = list(seq)[-max_len:]
+        if tail:
+            out[row, max_len - len(tail) :] = tail
+    return out
+
+
+def _clamp(values: np.ndarray, size: int) -> np.ndarray:
+    # Ids the model has no embedding for become 0 (unknown).
+    values = np.asarray(values, dtype=np.int64)
+    return np.where((values >= 0) & (values < size), values, 0)
+
+
+def encode(frame: pd.DataFrame, *, vocab: Vocab, max_len: int) -> dict[str, np.ndarray]:
+    """Model inputs as int64 arrays (plus `label` when present).
+
+    Profile fields are shifted by one so that 0 means unknown (missing
+    values arrive as -1). Hour (0..23) and weekday (0..6) are always known.
+    """
+    device = frame["device"].map(device_index)
+    out = {
+        "user_id": _clamp(frame["user_id"].to_numpy(), vocab.users),
+        "item_id": _clamp(frame["item_id"].to_numpy(), vocab.items),
+        "category_id": _clamp(frame["category_id"].to_numpy(), vocab.categories),
+        "age_bucket": frame["age_bucket"].to_numpy(np.int64) + 1,
+        "gender": frame["gender"].to_numpy(np.int64) + 1,
+        "price_bucket": frame["price_bucket"].to_numpy(np.int64) + 1,
+        "hour": frame["hour"].to_numpy(np.int64),
+        "weekday": frame["weekday"].to_numpy(np.int64),
+        "device": device.to_numpy(np.int64),
+        "hist_item_ids": _clamp(pad_sequences(frame["hist_item_ids"], max_len), vocab.items),
+        "hist_category_ids": _clamp(pad_sequences(frame["hist_category_ids"], max_len), vocab.categories),
+    }
+    for name, size in CONTEXT_FIELDS.items():
+        out[name] = _clamp(out[name], size)
+    if "label" in frame:
+        out["label"] = frame["label"].to_numpy(np.int64)
+    return out
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Time-ordered train / validation / test frames."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+
+def temporal_split(frame: pd.DataFrame, *, validation: float = 0.1, test: float = 0.1) -> Splits:
+    """Split by time: the newest `test` share is the test set, the one before it validation."""
+    ordered = frame.sort_values(["event_timestamp", "event_id"], kind="stable").reset_index(drop=True)
+    n = len(ordered)
+    n_test, n_val = int(n * test), int(n * validation)
+    cut_val, cut_test = n - n_test - n_val, n - n_test
+    return Splits(ordered.iloc[:cut_val], ordered.iloc[cut_val:cut_test], ordered.iloc[cut_test:])
+
+
+def vocab_from_catalog(*, users: pd.DataFrame, items: pd.DataFrame) -> Vocab:
+    """Id-space sizes from the user and item tables."""
+    return Vocab(
+        users=int(users["user_id"].max()) + 1,
+        items=int(items["item_id"].max()) + 1,
+        categories=int(items["category_id"].max()) + 1,
+    )

@@ -1,0 +1,97 @@
+"""The Ray Serve ranking application, built by `build_app(args)`.
+
+    serve run recplat.serving.app:build_app feature_repo=feature_repo model_name=din
+
+or `recplat serve` (which also picks the host and port).
+"""
+
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.serve import Application
+
+from recplat.features.repo import open_store
+from recplat.registry.artifacts import load_artifact
+from recplat.registry.store import MetadataStore
+from recplat.serving.online_features import OnlineFeatureReader
+from recplat.serving.ranker import Ranker
+from recplat.serving.schemas import Health, ModelInfo, RankRequest, RankResponse
+from recplat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+api = FastAPI(
+    title="recplat ranking API",
+    description="Rank candidate items for a user with features from the Feast online store.",
+    version="1",
+)
+
+
+class AppArgs(BaseModel):
+    """Arguments of `build_app` (also accepted as `key=value` by `serve run`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feature_repo: str = Field(default="feature_repo", description="Feast feature repo folder")
+    database_url: str | None = Field(default=None, description="metadata DB; default: SQLite under home")
+    home: str = Field(default=".recplat", description="platform home (metadata, models)")
+    model_name: str = Field(default="din", description="catalogue name of the model to serve")
+    model_version: int | None = Field(default=None, description="default: production, else newest")
+    num_replicas: int = Field(default=1, ge=1)
+
+    def settings(self) -> Settings:
+        """Settings with absolute paths (replicas may start in another directory)."""
+        return Settings(
+            feature_repo=Path(self.feature_repo).resolve(),
+            home=Path(self.home).resolve(),
+            database_url=self.database_url,
+        )
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=16)
+@serve.ingress(api)
+class RankingService:
+    """Loads a registered model and the feature store once per replica."""
+
+    def __init__(self, args: AppArgs) -> None:
+        settings = args.settings()
+        metadata = MetadataStore(url=settings.metadata_url)
+        version = metadata.resolve(model_name=args.model_name, version=args.model_version)
+        metadata.dispose()
+        self.version = version
+        artifact = load_artifact(Path(version.artifact_path))
+        reader = OnlineFeatureReader(store=open_store(settings.feature_repo), feature_service=artifact.feature_service)
+        self.ranker = Ranker(artifact=artifact, reader=reader, version=version.version)
+        # Warm up: the first Feast read in a process is ~100x slower than the next.
+        self.ranker.rank(RankRequest(user_id=0, candidate_item_ids=[0]))
+        log.info("serving %s version %d", version.model_name, version.version)
+
+    @api.post("/rank", response_model=RankResponse, summary="Rank candidate items for a user")
+    def rank(self, request: RankRequest) -> RankResponse:
+        return self.ranker.rank(request)
+
+    @api.get("/healthz", response_model=Health, summary="Liveness and the loaded model")
+    def healthz(self) -> Health:
+        return Health(status="ok", model=self.version.model_name, version=self.version.version)
+
+    @api.get("/model", response_model=ModelInfo, summary="The deployed model version")
+    def model(self) -> ModelInfo:
+        v = self.version
+        metrics = {k: val for k, val in v.metrics.items() if isinstance(val, (int, float)) or val is None}
+        return ModelInfo(
+            model=v.model_name,
+            version=v.version,
+            stage=v.stage,
+            feature_service=v.feature_service,
+            metrics=metrics,
+            artifact_path=v.artifact_path,
+        )
+
+
+def build_app(args: AppArgs) -> Application:
+    """The ranking application for `serve.run` / `serve run`."""
+    return RankingService.options(num_replicas=args.num_replicas).bind(args)

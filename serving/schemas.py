@@ -1,0 +1,77 @@
+"""Request and response models of the ranking API (pydantic: limits are the contract)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_CANDIDATES = 1000
+MAX_ID = 2**62
+
+
+class RankContext(BaseModel):
+    """What the request knows about its context; missing hour/weekday mean "now" (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hour: int | None = Field(default=None, ge=0, le=23)
+    weekday: int | None = Field(default=None, ge=0, le=6, description="0 = Monday")
+    device: Literal["mobile", "desktop", "tablet"] | None = None
+
+
+class RankRequest(BaseModel):
+    """Rank candidate items for one user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int = Field(ge=0, le=MAX_ID)
+    candidate_item_ids: list[int] = Field(min_length=1, max_length=MAX_CANDIDATES)
+    context: RankContext = Field(default_factory=RankContext)
+
+
+class ScoredItem(BaseModel):
+    """One candidate with its click probability."""
+
+    item_id: int
+    score: float
+
+
+class Timings(BaseModel):
+    """Where the time of a request went, in milliseconds."""
+
+    features_ms: float
+    model_ms: float
+    total_ms: float
+
+
+class RankResponse(BaseModel):
+    """Candidates sorted by score, best first."""
+
+    user_id: int
+    model: str
+    version: int
+    items: list[ScoredItem]
+    unknown_user: bool
+    unknown_items: list[int]
+    history_length: int
+    timings: Timings
+
+
+class Health(BaseModel):
+    """Liveness and what is loaded."""
+
+    status: Literal["ok"]
+    model: str
+    version: int
+
+
+class ModelInfo(BaseModel):
+    """The deployed model version."""
+
+    model: str
+    version: int
+    stage: str
+    feature_service: str
+    metrics: dict[str, float | int | None]
+    artifact_path: str
