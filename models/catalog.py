@@ -6,11 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from torch import nn
-
 from recplat.models.din import DIN, DINConfig
 from recplat.models.embedding_mlp import EmbeddingMLP, EmbeddingMLPConfig
 from recplat.models.layers import Vocab
+from torch import nn
 
 
 @dataclass(frozen=True)

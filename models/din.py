@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 from recplat.models.layers import FieldEmbeddings, Vocab, mlp
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class TargetAttention(nn.Module):
         self.score = mlp(4 * dim, hidden)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Pool `keys` (B, L, E) by relevance to `query` (B, E); mask (B, L) is True on real steps."""
+        """Pool keys (B, L, E) by relevance to query (B, E); mask (B, L) is True on real steps."""
         B, L, E = keys.shape
         q = query.unsqueeze(1).expand_as(keys)  # (B, L, E)
         features = torch.cat([q, keys, q - keys, q * keys], dim=-1)  # (B, L, 4E)
@@ -61,7 +60,9 @@ class DIN(nn.Module):
         self.config = config
         self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
         self.attention = TargetAttention(2 * config.embed_dim, config.attention_hidden)
-        self.head = mlp(self.embeddings.out_dim + 2 * config.embed_dim, config.hidden, dropout=config.dropout)
+        self.head = mlp(
+            self.embeddings.out_dim + 2 * config.embed_dim, config.hidden, dropout=config.dropout
+        )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         base = self.embeddings(batch)  # (B, (3 + F) * D)

@@ -54,7 +54,9 @@ class FieldEmbeddings(nn.Module):
         self.user = nn.Embedding(vocab.users, dim)
         self.item = nn.Embedding(vocab.items, dim, padding_idx=0)
         self.category = nn.Embedding(vocab.categories, dim, padding_idx=0)
-        self.context = nn.ModuleDict({name: nn.Embedding(n, dim) for name, n in CONTEXT_FIELDS.items()})
+        self.context = nn.ModuleDict(
+            {name: nn.Embedding(n, dim) for name, n in CONTEXT_FIELDS.items()}
+        )
         self.dim = dim
 
     @property

@@ -6,19 +6,29 @@ import logging
 import os
 import signal
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from recplat.context import PlatformContext
+from recplat.settings import Settings
 from rich.console import Console
 from rich.table import Table
 
-from recplat.context import PlatformContext
-from recplat.settings import Settings
+if TYPE_CHECKING:
+    from recplat.training.job import TrainOutcome
 
-app = typer.Typer(help="recplat: feature-store-backed recommendation platform.", no_args_is_help=True)
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="recplat: feature-store-backed recommendation platform.", no_args_is_help=True
+)
 data_app = typer.Typer(help="Event data: generate and ingest.", no_args_is_help=True)
-features_app = typer.Typer(help="Feature tables, Feast registry, online store.", no_args_is_help=True)
+features_app = typer.Typer(
+    help="Feature tables, Feast registry, online store.", no_args_is_help=True
+)
 quality_app = typer.Typer(help="Data-quality validation runs.", no_args_is_help=True)
 models_app = typer.Typer(help="Model registry: list and promote versions.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -29,9 +39,15 @@ app.add_typer(models_app, name="models")
 console = Console()
 
 FeatureRepo = Annotated[
-    Path | None, typer.Option("--feature-repo", help="Feast repo folder [env RECPLAT_FEATURE_REPO; default feature_repo]")
+    Path | None,
+    typer.Option(
+        "--feature-repo", help="Feast repo folder [env RECPLAT_FEATURE_REPO; default feature_repo]"
+    ),
 ]
-Home = Annotated[Path | None, typer.Option("--home", help="Platform state folder [env RECPLAT_HOME; default .recplat]")]
+Home = Annotated[
+    Path | None,
+    typer.Option("--home", help="Platform state folder [env RECPLAT_HOME; default .recplat]"),
+]
 
 
 def _context(feature_repo: Path | None, home: Path | None) -> PlatformContext:
@@ -42,21 +58,32 @@ def _context(feature_repo: Path | None, home: Path | None) -> PlatformContext:
         overrides["home"] = home
     settings = Settings.from_env(**overrides)
     if not (settings.feature_repo / "feature_store.yaml").exists():
-        console.print(f"[red]no feature_store.yaml in {settings.feature_repo.resolve()}[/]: run from the repo root or pass --feature-repo")
+        console.print(
+            f"[red]no feature_store.yaml in {settings.feature_repo.resolve()}[/]: "
+            "run from the repo root or pass --feature-repo"
+        )
         raise typer.Exit(2)
     return PlatformContext(settings=settings)
 
 
 def _quiet_logs(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("great_expectations", "feast", "ray", "matplotlib", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    if not verbose:
+        # Library deprecation chatter (ibis, Ray Data, Serve's pydantic) is not for users.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show library logs.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show library logs.")] = False,
+) -> None:
     """recplat: Feast features, Great Expectations gates, Ray Train models, Ray Serve ranking."""
     _quiet_logs(verbose)
 
@@ -66,9 +93,13 @@ def data_generate(
     users: Annotated[int, typer.Option(help="Number of users.")] = 2000,
     items: Annotated[int, typer.Option(help="Number of items.")] = 1000,
     categories: Annotated[int, typer.Option(help="Item categories (on an interest ring).")] = 20,
-    impressions: Annotated[int, typer.Option(help="Target number of impressions (training rows).")] = 120_000,
+    impressions: Annotated[
+        int, typer.Option(help="Target number of impressions (training rows).")
+    ] = 120_000,
     days: Annotated[int, typer.Option(help="Days of simulated traffic from 2026-01-01 UTC.")] = 30,
-    drift: Annotated[float, typer.Option(help="Per-session probability that an interest drifts.")] = 0.15,
+    drift: Annotated[
+        float, typer.Option(help="Per-session probability that an interest drifts.")
+    ] = 0.15,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -78,10 +109,21 @@ def data_generate(
     from recplat.pipeline import generate_events
 
     ctx = _context(feature_repo, home)
-    config = GeneratorConfig(users=users, items=items, categories=categories, impressions=impressions, days=days, drift=drift, seed=seed)
+    config = GeneratorConfig(
+        users=users,
+        items=items,
+        categories=categories,
+        impressions=impressions,
+        days=days,
+        drift=drift,
+        seed=seed,
+    )
     with console.status("generating events and validating them..."):
         result = _guard(lambda: generate_events(ctx, config=config))
-    console.print(f"accepted {result.events:,} events, {result.users:,} users, {result.items:,} items -> {ctx.settings.events_path}")
+    console.print(
+        f"accepted {result.events:,} events, {result.users:,} users, {result.items:,} items"
+        f" -> {ctx.settings.events_path}"
+    )
 
 
 @features_app.command("build")
@@ -121,29 +163,58 @@ def features_materialize(feature_repo: FeatureRepo = None, home: Home = None) ->
     ctx = _context(feature_repo, home)
     with console.status("materializing..."):
         start, end = materialize(settings=ctx.settings)
-    console.print(f"materialized {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC into the online store")
+    console.print(
+        f"materialized {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC into the online store"
+    )
 
 
 @quality_app.command("list")
-def quality_list(limit: Annotated[int, typer.Option(help="Rows to show.")] = 20, feature_repo: FeatureRepo = None, home: Home = None) -> None:
+def quality_list(
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
     """List recent validation runs."""
     ctx = _context(feature_repo, home)
-    table = Table("id", "when (UTC)", "dataset", "result", "rows", "failed", "seconds", "quarantine", title="validation runs")
+    table = Table(
+        "id",
+        "when (UTC)",
+        "dataset",
+        "result",
+        "rows",
+        "failed",
+        "seconds",
+        "quarantine",
+        title="validation runs",
+    )
     for run in ctx.metadata.validations(limit=limit):
         result = "[green]pass[/]" if run.success else "[red]FAIL[/]"
-        table.add_row(str(run.id), f"{run.created_at:%Y-%m-%d %H:%M:%S}", run.dataset, result, f"{run.rows:,}", str(run.failed_expectations), f"{run.seconds:.2f}", run.quarantine_path or "")
+        table.add_row(
+            str(run.id),
+            f"{run.created_at:%Y-%m-%d %H:%M:%S}",
+            run.dataset,
+            result,
+            f"{run.rows:,}",
+            str(run.failed_expectations),
+            f"{run.seconds:.2f}",
+            run.quarantine_path or "",
+        )
     console.print(table)
 
 
 @app.command("train")
 def train_command(
     model: Annotated[str, typer.Option(help="Model: embedding_mlp or din.")] = "din",
-    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation AUC).")] = 3,
+    epochs: Annotated[
+        int, typer.Option(help="Maximum epochs (early stopping on validation AUC).")
+    ] = 3,
     batch_size: Annotated[int, typer.Option(help="Rows per step, per worker.")] = 512,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
     embed_dim: Annotated[int, typer.Option(help="Embedding size.")] = 16,
     num_workers: Annotated[int, typer.Option(help="Ray Train workers (DDP when > 1).")] = 1,
-    gpu: Annotated[bool, typer.Option("--gpu/--cpu", help="One GPU per worker (bf16 autocast).")] = False,
+    gpu: Annotated[
+        bool, typer.Option("--gpu/--cpu", help="One GPU per worker (bf16 autocast).")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of init and shuffling.")] = 0,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -152,32 +223,84 @@ def train_command(
     from recplat.training.job import TrainOptions, prepare_training_data, train_model
 
     ctx = _context(feature_repo, home)
-    options = TrainOptions(model_name=model, epochs=epochs, batch_size=batch_size, lr=lr, embed_dim=embed_dim, num_workers=num_workers, use_gpu=gpu, seed=seed)
+    options = TrainOptions(
+        model_name=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        embed_dim=embed_dim,
+        num_workers=num_workers,
+        use_gpu=gpu,
+        seed=seed,
+    )
     with console.status("building the point-in-time training set..."):
         data = _guard(lambda: prepare_training_data(settings=ctx.settings, gate=ctx.gate))
     with console.status(f"training {model} with Ray Train ({num_workers} worker(s))..."):
-        outcome = train_model(settings=ctx.settings, data=data, options=options, metadata=ctx.metadata)
+        outcome = train_model(
+            settings=ctx.settings, data=data, options=options, metadata=ctx.metadata
+        )
     console.print(metrics_table([outcome]))
-    console.print(f"registered {model} version {outcome.version}; curves: {outcome.artifact_path / 'curves.png'}")
+    console.print(
+        f"registered {model} version {outcome.version}; "
+        f"curves: {outcome.artifact_path / 'curves.png'}"
+    )
 
 
-def metrics_table(outcomes: list) -> Table:  # type: ignore[type-arg]
+def metrics_table(outcomes: list[TrainOutcome]) -> Table:
     """Test metrics of trained models side by side."""
-    table = Table("model", "version", "test AUC", "test GAUC", "test logloss", "epochs", "train rows", title="test metrics")
+    table = Table(
+        "model",
+        "version",
+        "test AUC",
+        "test GAUC",
+        "test logloss",
+        "epochs",
+        "train rows",
+        title="test metrics",
+    )
     for o in outcomes:
         m = o.metrics
-        table.add_row(o.model_name, str(o.version), f"{m['test_auc']:.4f}", f"{m['test_gauc']:.4f}", f"{m['test_logloss']:.4f}", str(m["epochs_run"]), f"{m['rows']['train']:,}")
+        table.add_row(
+            o.model_name,
+            str(o.version),
+            f"{m['test_auc']:.4f}",
+            f"{m['test_gauc']:.4f}",
+            f"{m['test_logloss']:.4f}",
+            str(m["epochs_run"]),
+            f"{m['rows']['train']:,}",
+        )
     return table
 
 
 @models_app.command("list")
-def models_list(model: Annotated[str | None, typer.Option(help="Only this model.")] = None, feature_repo: FeatureRepo = None, home: Home = None) -> None:
+def models_list(
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
     """List registered model versions."""
     ctx = _context(feature_repo, home)
-    table = Table("model", "version", "stage", "test AUC", "run", "feature service", "created (UTC)", title="model registry")
+    table = Table(
+        "model",
+        "version",
+        "stage",
+        "test AUC",
+        "run",
+        "feature service",
+        "created (UTC)",
+        title="model registry",
+    )
     for v in ctx.metadata.models(model_name=model):
         auc = v.metrics.get("test_auc")
-        table.add_row(v.model_name, str(v.version), v.stage, f"{auc:.4f}" if auc is not None else "", str(v.run_id), v.feature_service, f"{v.created_at:%Y-%m-%d %H:%M}")
+        table.add_row(
+            v.model_name,
+            str(v.version),
+            v.stage,
+            f"{auc:.4f}" if auc is not None else "",
+            str(v.run_id),
+            v.feature_service,
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+        )
     console.print(table)
 
 
@@ -202,7 +325,9 @@ def models_promote(
 @app.command("serve")
 def serve_command(
     model: Annotated[str, typer.Option(help="Registered model to serve.")] = "din",
-    version: Annotated[int | None, typer.Option(help="Version (default: production, else newest).")] = None,
+    version: Annotated[
+        int | None, typer.Option(help="Version (default: production, else newest).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
     replicas: Annotated[int, typer.Option(help="Serve replicas.")] = 1,
@@ -211,13 +336,19 @@ def serve_command(
 ) -> None:
     """Serve POST /rank, GET /healthz, GET /model (OpenAPI at /docs) until Ctrl-C."""
     import ray
-
     from recplat.serving.launch import start_serving, stop_serving
 
     ctx = _context(feature_repo, home)
     ctx.metadata.resolve(model_name=model, version=version)  # fail fast, before Ray starts
     with console.status("starting Ray Serve..."):
-        url = start_serving(ctx.settings, model_name=model, model_version=version, host=host, port=port, num_replicas=replicas)
+        url = start_serving(
+            ctx.settings,
+            model_name=model,
+            model_version=version,
+            host=host,
+            port=port,
+            num_replicas=replicas,
+        )
     console.print(f"ranking API at {url}  (docs: {url}/docs; Ctrl-C to stop)")
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
@@ -236,22 +367,29 @@ def serve_command(
 def demo_command(
     users: Annotated[int, typer.Option(help="Users to generate.")] = 2000,
     items: Annotated[int, typer.Option(help="Items to generate.")] = 1000,
-    impressions: Annotated[int, typer.Option(help="Impressions to generate (training rows).")] = 120_000,
+    impressions: Annotated[
+        int, typer.Option(help="Impressions to generate (training rows).")
+    ] = 120_000,
     epochs: Annotated[int, typer.Option(help="Maximum training epochs per model.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the data and of training.")] = 7,
     port: Annotated[int, typer.Option(help="HTTP port of the ranking API during the demo.")] = 8000,
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
-    """Run everything end to end: generate -> gates -> Feast -> Ray Train -> registry -> Ray Serve -> HTTP."""
+    """Run everything end to end on the embedded default.
+
+    generate -> GX gates -> Feast -> Ray Train -> registry -> Ray Serve -> HTTP.
+    """
     from recplat.demo import DemoOptions, run_demo
 
     ctx = _context(feature_repo, home)
-    options = DemoOptions(users=users, items=items, impressions=impressions, epochs=epochs, seed=seed, port=port)
+    options = DemoOptions(
+        users=users, items=items, impressions=impressions, epochs=epochs, seed=seed, port=port
+    )
     _guard(lambda: run_demo(ctx, options=options, console=console))
 
 
-def _guard(fn):  # type: ignore[no-untyped-def]
+def _guard(fn: Callable[[], T]) -> T:
     """Turn a data-quality failure into a clear message and exit code 1."""
     from recplat.quality.gate import DataQualityError
 

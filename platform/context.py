@@ -28,4 +28,8 @@ class PlatformContext:
         """The GX gate (importing GX takes seconds, so only when needed)."""
         from recplat.quality.gx_adapter import GXValidator
 
-        return Gate(validator=GXValidator(), metadata=self.metadata, quarantine_root=self.settings.quarantine_dir)
+        return Gate(
+            validator=GXValidator(),
+            metadata=self.metadata,
+            quarantine_root=self.settings.quarantine_dir,
+        )

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from rich.console import Console
-from rich.table import Table
-
 from recplat.context import PlatformContext
 from recplat.events.synthetic import GeneratorConfig
+from rich.console import Console
+from rich.table import Table
 
 T = TypeVar("T")
 
@@ -51,14 +50,16 @@ class _Steps:
         started = time.perf_counter()
         with self.console.status(f"[{self.n}/{self.total}] {title}..."):
             value = fn()
-        self.console.print(f"[green]✓[/] [{self.n}/{self.total}] {title} [dim]({time.perf_counter() - started:.1f}s)[/]")
+        self.console.print(
+            f"[green]✓[/] [{self.n}/{self.total}] {title} "
+            f"[dim]({time.perf_counter() - started:.1f}s)[/]"
+        )
         return value
 
 
 @contextmanager
 def _ray_session(ctx: PlatformContext) -> Iterator[None]:
     import ray
-
     from recplat.ray_runtime import ensure_ray
 
     started_here = not ray.is_initialized()
@@ -75,8 +76,8 @@ def _ray_session(ctx: PlatformContext) -> Iterator[None]:
 
 def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) -> DemoResult:
     """Generate -> validate -> Feast -> train two models -> register -> serve -> rank over HTTP."""
-    from recplat.events.synthetic import generate
     from recplat.events.ingest import ingest
+    from recplat.events.synthetic import generate
     from recplat.features.build import build_features, materialize
     from recplat.features.repo import apply_repo
     from recplat.serving.launch import start_serving
@@ -85,36 +86,58 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
     started = time.perf_counter()
     settings = ctx.settings
     steps = _Steps(console, total=11)
-    config = GeneratorConfig(users=options.users, items=options.items, impressions=options.impressions, seed=options.seed)
-    data = steps.run(f"generate {options.impressions:,} impressions for {options.users:,} users", lambda: generate(config))
+    config = GeneratorConfig(
+        users=options.users, items=options.items, impressions=options.impressions, seed=options.seed
+    )
+    data = steps.run(
+        f"generate {options.impressions:,} impressions for {options.users:,} users",
+        lambda: generate(config),
+    )
     steps.run(
         "validate raw events (GX gate) and ingest",
-        lambda: ingest(events=data.events, users=data.users, items=data.items, settings=settings, gate=ctx.gate),
+        lambda: ingest(
+            events=data.events, users=data.users, items=data.items, settings=settings, gate=ctx.gate
+        ),
     )
-    built = steps.run("build feature tables and validate each (GX gates)", lambda: build_features(settings=settings, gate=ctx.gate))
+    built = steps.run(
+        "build feature tables and validate each (GX gates)",
+        lambda: build_features(settings=settings, gate=ctx.gate),
+    )
     steps.run("register features with Feast (apply)", lambda: apply_repo(settings.feature_repo))
     steps.run("materialize to the SQLite online store", lambda: materialize(settings=settings))
     training = steps.run(
-        "point-in-time training set from Feast (GX gate)", lambda: prepare_training_data(settings=settings, gate=ctx.gate)
+        "point-in-time training set from Feast (GX gate)",
+        lambda: prepare_training_data(settings=settings, gate=ctx.gate),
     )
     console.print(
         f"    rows: {', '.join(f'{k} {v:,}' for k, v in built.rows.items())}; "
-        f"training set {sum(len(f) for f in training.frames.values()):,} (train/val/test split by time)"
+        f"training set {sum(len(f) for f in training.frames.values()):,} "
+        "(train/val/test split by time)"
     )
 
     outcomes = []
     rankings: list[dict[str, Any]] = []
     with _ray_session(ctx):
         for name in ("embedding_mlp", "din"):
-            opts = TrainOptions(model_name=name, epochs=options.epochs, seed=options.seed, threads=2)
+            opts = TrainOptions(
+                model_name=name, epochs=options.epochs, seed=options.seed, threads=2
+            )
             outcome = steps.run(
                 f"train {name} with Ray Train and register it",
-                lambda opts=opts: train_model(settings=settings, data=training, options=opts, metadata=ctx.metadata),  # type: ignore[misc]
+                lambda opts=opts: train_model(
+                    settings=settings, data=training, options=opts, metadata=ctx.metadata
+                ),  # type: ignore[misc]
             )
             outcomes.append(outcome)
         din = outcomes[-1]
-        steps.run(f"promote din version {din.version} to production", lambda: ctx.metadata.promote(model_name="din", version=din.version))
-        url = steps.run("start Ray Serve ranking app", lambda: start_serving(settings, model_name="din", port=options.port))
+        steps.run(
+            f"promote din version {din.version} to production",
+            lambda: ctx.metadata.promote(model_name="din", version=din.version),
+        )
+        url = steps.run(
+            "start Ray Serve ranking app",
+            lambda: start_serving(settings, model_name="din", port=options.port),
+        )
 
         def ask() -> list[dict[str, Any]]:
             test = training.frames["test"]
@@ -122,9 +145,20 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
             with httpx.Client(base_url=url, timeout=30) as client:
                 assert client.get("/healthz").json()["status"] == "ok"
                 for user_id in test["user_id"].drop_duplicates().head(options.requests):
-                    candidates = [int(i) for i in test.loc[test["user_id"] == user_id, "item_id"].head(8)]
-                    candidates += [int(i) for i in data.items["item_id"].sample(12 - len(candidates) % 12 or 4, random_state=options.seed)]
-                    body = {"user_id": int(user_id), "candidate_item_ids": list(dict.fromkeys(candidates)), "context": {"device": "mobile", "hour": 20}}
+                    candidates = [
+                        int(i) for i in test.loc[test["user_id"] == user_id, "item_id"].head(8)
+                    ]
+                    candidates += [
+                        int(i)
+                        for i in data.items["item_id"].sample(
+                            12 - len(candidates) % 12 or 4, random_state=options.seed
+                        )
+                    ]
+                    body = {
+                        "user_id": int(user_id),
+                        "candidate_item_ids": list(dict.fromkeys(candidates)),
+                        "context": {"device": "mobile", "hour": 20},
+                    }
                     response = client.post("/rank", json=body)
                     response.raise_for_status()
                     answers.append(response.json())
@@ -133,20 +167,45 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
         rankings = steps.run(f"POST /rank x{options.requests} over HTTP", ask)
 
     seconds = time.perf_counter() - started
-    _print_results(console, outcomes=outcomes, rankings=rankings, items=data.items, seconds=seconds, url=url)
+    _print_results(
+        console, outcomes=outcomes, rankings=rankings, items=data.items, seconds=seconds, url=url
+    )
     return DemoResult(outcomes=outcomes, rankings=rankings, seconds=seconds)
 
 
-def _print_results(console: Console, *, outcomes: list[Any], rankings: list[dict[str, Any]], items: Any, seconds: float, url: str) -> None:
+def _print_results(
+    console: Console,
+    *,
+    outcomes: list[Any],
+    rankings: list[dict[str, Any]],
+    items: Any,
+    seconds: float,
+    url: str,
+) -> None:
     from recplat.cli import metrics_table
 
     console.print(metrics_table(outcomes))
     category = dict(zip(items["item_id"], items["category_id"], strict=True))
     first = rankings[0]
-    table = Table("rank", "item", "category", "score", title=f"POST {url}/rank user {first['user_id']} ({first['model']} v{first['version']}, history {first['history_length']})")
+    table = Table(
+        "rank",
+        "item",
+        "category",
+        "score",
+        title=f"POST {url}/rank user {first['user_id']} "
+        f"({first['model']} v{first['version']}, history {first['history_length']})",
+    )
     for i, item in enumerate(first["items"][:10], start=1):
-        table.add_row(str(i), str(item["item_id"]), str(category.get(item["item_id"], "?")), f"{item['score']:.4f}")
+        table.add_row(
+            str(i),
+            str(item["item_id"]),
+            str(category.get(item["item_id"], "?")),
+            f"{item['score']:.4f}",
+        )
     console.print(table)
     t = first["timings"]
-    console.print(f"server timings: features {t['features_ms']:.1f} ms, model {t['model_ms']:.1f} ms, total {t['total_ms']:.1f} ms")
+    console.print(
+        f"server timings: features {t['features_ms']:.1f} ms, "
+        f"model {t['model_ms']:.1f} ms, total {t['total_ms']:.1f} ms"
+    )
     console.print(f"[bold]demo finished in {seconds:.0f}s[/]; Serve and Ray were shut down.")

@@ -19,7 +19,9 @@ from recplat.features.repo import apply_repo
 def generate_events(ctx: PlatformContext, *, config: GeneratorConfig) -> IngestResult:
     """Generate a synthetic event log and ingest it through the events gate."""
     data = generate(config)
-    return ingest(events=data.events, users=data.users, items=data.items, settings=ctx.settings, gate=ctx.gate)
+    return ingest(
+        events=data.events, users=data.users, items=data.items, settings=ctx.settings, gate=ctx.gate
+    )
 
 
 @dataclass(frozen=True)

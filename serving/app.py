@@ -5,15 +5,14 @@
 or `recplat serve` (which also picks the host and port).
 """
 
-
 import logging
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
-from ray.serve import Application
-
+from ray.serve import Application, Deployment
 from recplat.features.repo import open_store
 from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
@@ -37,7 +36,9 @@ class AppArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feature_repo: str = Field(default="feature_repo", description="Feast feature repo folder")
-    database_url: str | None = Field(default=None, description="metadata DB; default: SQLite under home")
+    database_url: str | None = Field(
+        default=None, description="metadata DB; default: SQLite under home"
+    )
     home: str = Field(default=".recplat", description="platform home (metadata, models)")
     model_name: str = Field(default="din", description="catalogue name of the model to serve")
     model_version: int | None = Field(default=None, description="default: production, else newest")
@@ -64,7 +65,9 @@ class RankingService:
         metadata.dispose()
         self.version = version
         artifact = load_artifact(Path(version.artifact_path))
-        reader = OnlineFeatureReader(store=open_store(settings.feature_repo), feature_service=artifact.feature_service)
+        reader = OnlineFeatureReader(
+            store=open_store(settings.feature_repo), feature_service=artifact.feature_service
+        )
         self.ranker = Ranker(artifact=artifact, reader=reader, version=version.version)
         # Warm up: the first Feast read in a process is ~100x slower than the next.
         self.ranker.rank(RankRequest(user_id=0, candidate_item_ids=[0]))
@@ -81,7 +84,9 @@ class RankingService:
     @api.get("/model", response_model=ModelInfo, summary="The deployed model version")
     def model(self) -> ModelInfo:
         v = self.version
-        metrics = {k: val for k, val in v.metrics.items() if isinstance(val, (int, float)) or val is None}
+        metrics = {
+            k: val for k, val in v.metrics.items() if isinstance(val, (int, float)) or val is None
+        }
         return ModelInfo(
             model=v.model_name,
             version=v.version,
@@ -94,4 +99,5 @@ class RankingService:
 
 def build_app(args: AppArgs) -> Application:
     """The ranking application for `serve.run` / `serve run`."""
-    return RankingService.options(num_replicas=args.num_replicas).bind(args)
+    deployment = cast(Deployment, RankingService)  # the decorator made the class a Deployment
+    return deployment.options(num_replicas=args.num_replicas).bind(args)

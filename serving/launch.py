@@ -19,7 +19,6 @@ def start_serving(
 ) -> str:
     """Deploy the ranking app (non-blocking); returns its base URL."""
     from ray import serve
-
     from recplat.serving.app import AppArgs, build_app
 
     ensure_ray(settings)

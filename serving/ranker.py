@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import torch
-
 from recplat.registry.artifacts import Artifact
 from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.schemas import RankRequest, RankResponse, ScoredItem, Timings
@@ -28,15 +27,14 @@ class Ranker:
         self.artifact = artifact
         self.reader = reader
         self.version = version
-        config = artifact.model.config  # type: ignore[attr-defined]
-        self.vocab = config.vocab
+        self.vocab = artifact.config.vocab
 
     def rank(self, request: RankRequest) -> RankResponse:
         """Sort the request's candidates by predicted click probability."""
         started = time.perf_counter()
         frame = self.reader.fetch(user_id=request.user_id, item_ids=request.candidate_item_ids)
         fetched = time.perf_counter()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         context = request.context
         frame["hour"] = context.hour if context.hour is not None else now.hour
         frame["weekday"] = context.weekday if context.weekday is not None else now.weekday()
@@ -51,7 +49,10 @@ class Ranker:
             user_id=request.user_id,
             model=self.artifact.model_name,
             version=self.version,
-            items=[ScoredItem(item_id=request.candidate_item_ids[i], score=float(scores[i])) for i in order],
+            items=[
+                ScoredItem(item_id=request.candidate_item_ids[i], score=float(scores[i]))
+                for i in order
+            ],
             unknown_user=frame.attrs["unknown_user"],
             unknown_items=frame.attrs["unknown_items"],
             history_length=int(frame["hist_len"].iloc[0]) if len(frame) else 0,

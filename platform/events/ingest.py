@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-
 from recplat.quality.gate import Gate
 from recplat.quality.suites import events_suite
 from recplat.settings import Settings
@@ -23,7 +22,12 @@ class IngestResult:
 
 
 def ingest(
-    *, events: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame, settings: Settings, gate: Gate
+    *,
+    events: pd.DataFrame,
+    users: pd.DataFrame,
+    items: pd.DataFrame,
+    settings: Settings,
+    gate: Gate,
 ) -> IngestResult:
     """Validate a batch of events and, if it passes, make it the accepted event log.
 
@@ -35,4 +39,6 @@ def ingest(
     write_parquet(users, settings.catalog_dir / "users.parquet")
     write_parquet(items, settings.catalog_dir / "items.parquet")
     write_parquet(events, settings.events_path)
-    return IngestResult(events=len(events), users=len(users), items=len(items), validation_run_id=run_id)
+    return IngestResult(
+        events=len(events), users=len(users), items=len(items), validation_run_id=run_id
+    )

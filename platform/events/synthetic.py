@@ -26,14 +26,13 @@ Generative process (docs/data.md has the long form):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-
 from recplat.events.schema import DEVICES, EVENT_COLUMNS
 
-START: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START: datetime = datetime(2026, 1, 1, tzinfo=UTC)
 RECENT_CLICKS = 5
 # Evening-heavy hour-of-day profile for sessions.
 _HOUR_WEIGHTS = np.array(
@@ -188,7 +187,9 @@ def generate(config: GeneratorConfig) -> SyntheticData:
                     clicked_cats.append(cat)
                     if rng.random() < _sigmoid(quality[idx] - 1.5):
                         p_ts = min(ts_s + int(rng.integers(1, 600)), span_s - 1)
-                        rows.append((user_id, idx + 1, p_ts, 1, "purchase", 1, hour, weekday, device))
+                        rows.append(
+                            (user_id, idx + 1, p_ts, 1, "purchase", 1, hour, weekday, device)
+                        )
             # Clicks of this request become "recent behaviour" only afterwards.
             recent.extend(clicked_cats)
 

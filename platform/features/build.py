@@ -7,10 +7,9 @@ good tables (and so the online store) exactly as they were.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-
 from recplat.features import offline
 from recplat.features.repo import open_store
 from recplat.quality.gate import Gate
@@ -54,7 +53,9 @@ def build_features(*, settings: Settings, gate: Gate) -> BuildResult:
     return BuildResult(rows={k: len(v) for k, v in tables.items()}, validation_run_ids=run_ids)
 
 
-def materialize(*, settings: Settings, start: datetime | None = None, end: datetime | None = None) -> tuple[datetime, datetime]:
+def materialize(
+    *, settings: Settings, start: datetime | None = None, end: datetime | None = None
+) -> tuple[datetime, datetime]:
     """Load the published tables into the online store.
 
     An explicit range is used (not `materialize_incremental`): the first
@@ -63,7 +64,7 @@ def materialize(*, settings: Settings, start: datetime | None = None, end: datet
     Returns:
         The range that was materialized.
     """
-    end = end or datetime.now(timezone.utc)
+    end = end or datetime.now(UTC)
     if start is None:
         first = min(
             pd.read_parquet(settings.offline_dir / f"{name}.parquet", columns=["event_timestamp"])[

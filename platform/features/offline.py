@@ -30,9 +30,7 @@ def behaviours(events: pd.DataFrame) -> pd.DataFrame:
     return clicks.sort_values(["user_id", "event_timestamp", "event_id"], kind="stable")
 
 
-def sequence_snapshots(
-    *, events: pd.DataFrame, items: pd.DataFrame, max_len: int
-) -> pd.DataFrame:
+def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: int) -> pd.DataFrame:
     """One snapshot of each user's last `max_len` behaviours per behaviour time.
 
     Clicks that share a timestamp (one request) land in one snapshot, so

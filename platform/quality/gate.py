@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-
 from recplat.quality.gx_adapter import GXValidator, ValidationReport
 from recplat.quality.suites import SuiteSpec
 from recplat.registry.store import MetadataStore
@@ -25,7 +24,9 @@ log = logging.getLogger(__name__)
 class DataQualityError(Exception):
     """A dataset failed its suite; the message lists each failing expectation."""
 
-    def __init__(self, *, report: ValidationReport, quarantine_path: Path | None, run_id: int | None) -> None:
+    def __init__(
+        self, *, report: ValidationReport, quarantine_path: Path | None, run_id: int | None
+    ) -> None:
         self.report = report
         self.quarantine_path = quarantine_path
         self.run_id = run_id
@@ -41,7 +42,7 @@ class DataQualityError(Exception):
 
 def quarantine(*, df: pd.DataFrame, report: ValidationReport, root: Path) -> Path:
     """Keep a rejected batch and its report; returns the folder."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = root / report.dataset / stamp
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -55,7 +56,9 @@ def quarantine(*, df: pd.DataFrame, report: ValidationReport, root: Path) -> Pat
 class Gate:
     """Runs suites, records every run, quarantines and raises on failure."""
 
-    def __init__(self, *, validator: GXValidator, metadata: MetadataStore, quarantine_root: Path) -> None:
+    def __init__(
+        self, *, validator: GXValidator, metadata: MetadataStore, quarantine_root: Path
+    ) -> None:
         self.validator = validator
         self.metadata = metadata
         self.quarantine_root = quarantine_root
@@ -67,7 +70,9 @@ class Gate:
             DataQualityError: When any expectation fails.
         """
         report = self.validator.validate(df=df, spec=spec)
-        path = None if report.success else quarantine(df=df, report=report, root=self.quarantine_root)
+        path = (
+            None if report.success else quarantine(df=df, report=report, root=self.quarantine_root)
+        )
         run = self.metadata.record_validation(
             summary=report.summary(), quarantine_path=str(path) if path else None
         )

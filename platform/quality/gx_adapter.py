@@ -145,7 +145,9 @@ class GXValidator:
             failures.append(
                 ExpectationFailure(
                     rule=config.type if config is not None else "unknown",
-                    column=kwargs.get("column") or ",".join(kwargs.get("column_list", []) or []) or None,
+                    column=kwargs.get("column")
+                    or ",".join(kwargs.get("column_list", []) or [])
+                    or None,
                     unexpected_count=info.get("unexpected_count"),
                     examples=list(info.get("partial_unexpected_list") or [])
                     or ([info["observed_value"]] if "observed_value" in info else []),

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-
 from recplat.events.schema import DEVICES, EVENT_TYPES
 
 Derive = Callable[[pd.DataFrame], pd.Series]
@@ -33,7 +32,11 @@ class SuiteSpec:
 
 
 def _epoch_s(column: str) -> Derive:
-    return lambda df: pd.to_datetime(df[column], utc=True).astype("int64") // 1_000_000_000 if len(df) else pd.Series([], dtype="int64")
+    return lambda df: (
+        pd.to_datetime(df[column], utc=True).astype("int64") // 1_000_000_000
+        if len(df)
+        else pd.Series([], dtype="int64")
+    )
 
 
 def _lengths(column: str) -> Derive:
@@ -44,8 +47,18 @@ def events_suite(*, now: datetime | None = None) -> SuiteSpec:
     """Raw events: keys present, enums in range, ids unique, nothing in the future."""
     import great_expectations.expectations as gxe
 
-    now_s = int((now or datetime.now(timezone.utc)).timestamp())
-    columns = ("event_id", "user_id", "item_id", "event_timestamp", "event_type", "clicked", "hour", "weekday", "device")
+    now_s = int((now or datetime.now(UTC)).timestamp())
+    columns = (
+        "event_id",
+        "user_id",
+        "item_id",
+        "event_timestamp",
+        "event_type",
+        "clicked",
+        "hour",
+        "weekday",
+        "device",
+    )
 
     def build() -> list[Any]:
         return [
@@ -90,7 +103,13 @@ def user_profile_suite() -> SuiteSpec:
             gxe.ExpectColumnValuesToBeInSet(column="gender", value_set=[0, 1]),
         ]
 
-    return SuiteSpec(dataset="user_profile", name="user_profile", version=1, required_columns=columns, build=build)
+    return SuiteSpec(
+        dataset="user_profile",
+        name="user_profile",
+        version=1,
+        required_columns=columns,
+        build=build,
+    )
 
 
 def item_attributes_suite() -> SuiteSpec:
@@ -109,14 +128,20 @@ def item_attributes_suite() -> SuiteSpec:
             gxe.ExpectColumnValuesToBeBetween(column="price_bucket", min_value=0, max_value=9),
         ]
 
-    return SuiteSpec(dataset="item_attributes", name="item_attributes", version=1, required_columns=columns, build=build)
+    return SuiteSpec(
+        dataset="item_attributes",
+        name="item_attributes",
+        version=1,
+        required_columns=columns,
+        build=build,
+    )
 
 
 def user_sequence_suite(*, max_len: int, now: datetime | None = None) -> SuiteSpec:
     """Sequence snapshots: unique per (user, time), 1..N long, sorted by nothing but time."""
     import great_expectations.expectations as gxe
 
-    now_s = int((now or datetime.now(timezone.utc)).timestamp())
+    now_s = int((now or datetime.now(UTC)).timestamp())
     columns = ("user_id", "event_timestamp", "hist_item_ids", "hist_category_ids", "hist_len")
 
     def build() -> list[Any]:
@@ -141,7 +166,9 @@ def user_sequence_suite(*, max_len: int, now: datetime | None = None) -> SuiteSp
         derived={
             "items_len": _lengths("hist_item_ids"),
             "cats_len": _lengths("hist_category_ids"),
-            "min_item_id": lambda df: df["hist_item_ids"].map(lambda v: min(v) if v is not None and len(v) else 0),
+            "min_item_id": lambda df: df["hist_item_ids"].map(
+                lambda v: min(v) if v is not None and len(v) else 0
+            ),
             "event_epoch_s": _epoch_s("event_timestamp"),
         },
     )
@@ -156,7 +183,10 @@ def training_set_suite(*, max_len: int) -> SuiteSpec:
     def build() -> list[Any]:
         return [
             gxe.ExpectTableRowCountToBeBetween(min_value=10),
-            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("event_id", "user_id", "item_id", "label")],
+            *[
+                gxe.ExpectColumnValuesToNotBeNull(column=c)
+                for c in ("event_id", "user_id", "item_id", "label")
+            ],
             gxe.ExpectColumnValuesToBeUnique(column="event_id"),
             gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
             gxe.ExpectColumnMeanToBeBetween(column="label", min_value=0.005, max_value=0.95),

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-
 from recplat.models.catalog import build_model, config_from_dict, config_to_dict
+from torch import nn
 
 WEIGHTS = "weights.pt"
 DESCRIPTION = "model.json"
@@ -24,6 +23,7 @@ class Artifact:
     """A loaded model and what it needs at inference time."""
 
     model: nn.Module
+    config: Any
     model_name: str
     max_len: int
     feature_service: str
@@ -58,11 +58,13 @@ def load_artifact(folder: Path) -> Artifact:
     """Rebuild the model from an artifact folder, in eval mode."""
     description = json.loads((folder / DESCRIPTION).read_text())
     name = description["model_name"]
-    model = build_model(name, config_from_dict(name, description["config"]))
+    config = config_from_dict(name, description["config"])
+    model = build_model(name, config)
     model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True, map_location="cpu"))
     model.eval()
     return Artifact(
         model=model,
+        config=config,
         model_name=name,
         max_len=int(description["max_len"]),
         feature_service=description["feature_service"],

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from recplat.registry.tables import Base, ModelVersion, TrainingRun, ValidationRun, utcnow
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
-
-from recplat.registry.tables import Base, ModelVersion, TrainingRun, ValidationRun, utcnow
 
 STAGES = ("staging", "production", "archived")
 
@@ -35,7 +34,9 @@ class MetadataStore:
 
     # Validation runs -----------------------------------------------------------
 
-    def record_validation(self, *, summary: dict[str, Any], quarantine_path: str | None) -> ValidationRun:
+    def record_validation(
+        self, *, summary: dict[str, Any], quarantine_path: str | None
+    ) -> ValidationRun:
         """Store one validation run's summary."""
         run = ValidationRun(
             dataset=summary["dataset"],
@@ -55,12 +56,19 @@ class MetadataStore:
     def validations(self, *, limit: int = 50) -> list[ValidationRun]:
         """Most recent validation runs first."""
         with self.session() as s:
-            return list(s.scalars(select(ValidationRun).order_by(ValidationRun.id.desc()).limit(limit)))
+            return list(
+                s.scalars(select(ValidationRun).order_by(ValidationRun.id.desc()).limit(limit))
+            )
 
     # Training runs -------------------------------------------------------------
 
     def start_run(
-        self, *, model_name: str, config: dict[str, Any], feature_service: str, validation_run_id: int | None
+        self,
+        *,
+        model_name: str,
+        config: dict[str, Any],
+        feature_service: str,
+        validation_run_id: int | None,
     ) -> TrainingRun:
         """Record a run as started."""
         run = TrainingRun(
@@ -106,7 +114,9 @@ class MetadataStore:
     ) -> ModelVersion:
         """Register a new version (next number for this model) in `staging`."""
         with self.session() as s:
-            latest = s.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.model_name == model_name))
+            latest = s.scalar(
+                select(func.max(ModelVersion.version)).where(ModelVersion.model_name == model_name)
+            )
             version = ModelVersion(
                 model_name=model_name,
                 version=(latest or 0) + 1,
@@ -126,7 +136,9 @@ class MetadataStore:
             raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
         with self.session() as s:
             target = s.scalar(
-                select(ModelVersion).where(ModelVersion.model_name == model_name, ModelVersion.version == version)
+                select(ModelVersion).where(
+                    ModelVersion.model_name == model_name, ModelVersion.version == version
+                )
             )
             if target is None:
                 raise LookupError(f"model {model_name!r} has no version {version}")
@@ -160,9 +172,13 @@ class MetadataStore:
                 found = s.scalar(query.where(ModelVersion.version == version))
             else:
                 found = s.scalar(
-                    query.where(ModelVersion.stage == "production").order_by(ModelVersion.version.desc())
+                    query.where(ModelVersion.stage == "production").order_by(
+                        ModelVersion.version.desc()
+                    )
                 ) or s.scalar(query.order_by(ModelVersion.version.desc()))
         if found is None:
             which = f"version {version}" if version is not None else "registered version"
-            raise LookupError(f"model {model_name!r} has no {which}; train it first (`recplat train`)")
+            raise LookupError(
+                f"model {model_name!r} has no {which}; train it first (`recplat train`)"
+            )
         return found

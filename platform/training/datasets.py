@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
 from recplat.events.schema import device_index
 from recplat.models.layers import CONTEXT_FIELDS, Vocab
 
@@ -104,7 +103,9 @@ def encode(frame: pd.DataFrame, *, vocab: Vocab, max_len: int) -> dict[str, np.n
         "weekday": frame["weekday"].to_numpy(np.int64),
         "device": device.to_numpy(np.int64),
         "hist_item_ids": _clamp(pad_sequences(frame["hist_item_ids"], max_len), vocab.items),
-        "hist_category_ids": _clamp(pad_sequences(frame["hist_category_ids"], max_len), vocab.categories),
+        "hist_category_ids": _clamp(
+            pad_sequences(frame["hist_category_ids"], max_len), vocab.categories
+        ),
     }
     for name, size in CONTEXT_FIELDS.items():
         out[name] = _clamp(out[name], size)
@@ -124,7 +125,9 @@ class Splits:
 
 def temporal_split(frame: pd.DataFrame, *, validation: float = 0.1, test: float = 0.1) -> Splits:
     """Split by time: the newest `test` share is the test set, the one before it validation."""
-    ordered = frame.sort_values(["event_timestamp", "event_id"], kind="stable").reset_index(drop=True)
+    ordered = frame.sort_values(["event_timestamp", "event_id"], kind="stable").reset_index(
+        drop=True
+    )
     n = len(ordered)
     n_test, n_val = int(n * test), int(n * validation)
     cut_val, cut_test = n - n_test - n_val, n - n_test

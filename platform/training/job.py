@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-
 from recplat.features.repo import open_store
 from recplat.models.catalog import build_model, config_to_dict, entry
 from recplat.models.layers import Vocab
@@ -95,7 +94,9 @@ class TrainOutcome:
     metrics: dict[str, Any]
 
 
-def prepare_training_data(*, settings: Settings, gate: Gate, feature_service: str = FEATURE_SERVICE) -> TrainingData:
+def prepare_training_data(
+    *, settings: Settings, gate: Gate, feature_service: str = FEATURE_SERVICE
+) -> TrainingData:
     """Join features point-in-time through Feast, gate the result, split by time.
 
     Raises:
@@ -105,16 +106,22 @@ def prepare_training_data(*, settings: Settings, gate: Gate, feature_service: st
     users = read_parquet(settings.catalog_dir / "users.parquet")
     items = read_parquet(settings.catalog_dir / "items.parquet")
     store = open_store(settings.feature_repo)
-    frame = historical_features(store=store, entities=entity_frame(events), feature_service=feature_service)
+    frame = historical_features(
+        store=store, entities=entity_frame(events), feature_service=feature_service
+    )
     run_id = gate.check(df=frame, spec=training_set_suite(max_len=settings.sequence_length))
     splits = temporal_split(frame)
     vocab = vocab_from_catalog(users=users, items=items)
     frames = {"train": splits.train, "validation": splits.validation, "test": splits.test}
-    arrays = {k: encode(v, vocab=vocab, max_len=settings.sequence_length) for k, v in frames.items()}
+    arrays = {
+        k: encode(v, vocab=vocab, max_len=settings.sequence_length) for k, v in frames.items()
+    }
     return TrainingData(frames, arrays, vocab, settings.sequence_length, feature_service, run_id)
 
 
-def train_model(*, settings: Settings, data: TrainingData, options: TrainOptions, metadata: MetadataStore) -> TrainOutcome:
+def train_model(
+    *, settings: Settings, data: TrainingData, options: TrainOptions, metadata: MetadataStore
+) -> TrainOutcome:
     """Train one model with Ray Train, evaluate on the test split, register it."""
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -156,13 +163,17 @@ def train_model(*, settings: Settings, data: TrainingData, options: TrainOptions
             best = torch.load(Path(folder) / "best.pt", weights_only=True)
             state = json.loads((Path(folder) / "state.json").read_text())
     except Exception:
-        metadata.finish_run(run_id=run.id, status="failed", metrics={}, storage_path=str(storage / name))
+        metadata.finish_run(
+            run_id=run.id, status="failed", metrics={}, storage_path=str(storage / name)
+        )
         raise
 
     model = build_model(options.model_name, model_config)
     model.load_state_dict(best)
     test = data.arrays["test"]
-    test_metrics = classification_metrics(test["user_id"], test["label"], predict_logits(model, test))
+    test_metrics = classification_metrics(
+        test["user_id"], test["label"], predict_logits(model, test)
+    )
     metrics: dict[str, Any] = {
         "test_auc": test_metrics["auc"],
         "test_gauc": test_metrics["gauc"],
@@ -183,8 +194,12 @@ def train_model(*, settings: Settings, data: TrainingData, options: TrainOptions
         feature_service=data.feature_service,
         extra={"run_id": run.id, "metrics": {k: v for k, v in metrics.items() if k != "history"}},
     )
-    plot_history(state["history"], artifact / "curves.png", title=f"{options.model_name} run {run.id}")
-    metadata.finish_run(run_id=run.id, status="finished", metrics=metrics, storage_path=str(storage / name))
+    plot_history(
+        state["history"], artifact / "curves.png", title=f"{options.model_name} run {run.id}"
+    )
+    metadata.finish_run(
+        run_id=run.id, status="finished", metrics=metrics, storage_path=str(storage / name)
+    )
     version = metadata.register_model(
         model_name=options.model_name,
         run_id=run.id,
@@ -193,5 +208,10 @@ def train_model(*, settings: Settings, data: TrainingData, options: TrainOptions
         metrics={k: v for k, v in metrics.items() if k != "history"},
         feature_service=data.feature_service,
     )
-    log.info("%s: test AUC %.4f, registered as version %d", options.model_name, metrics["test_auc"], version.version)
+    log.info(
+        "%s: test AUC %.4f, registered as version %d",
+        options.model_name,
+        metrics["test_auc"],
+        version.version,
+    )
     return TrainOutcome(run.id, options.model_name, version.version, artifact, metrics)

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-
 from recplat.models.catalog import build_model, config_from_dict
 from recplat.training.metrics import classification_metrics
+from torch import nn
 
 INPUTS = (
     "user_id",
@@ -35,27 +34,43 @@ INPUTS = (
 )
 
 
-def to_batch(arrays: dict[str, np.ndarray], index: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
+def to_batch(
+    arrays: dict[str, np.ndarray], index: np.ndarray, device: torch.device
+) -> dict[str, torch.Tensor]:
     """Model inputs for the rows in `index`, as tensors on `device`."""
     return {name: torch.from_numpy(arrays[name][index]).to(device) for name in INPUTS}
 
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, arrays: dict[str, np.ndarray], *, batch_size: int = 4096, device: torch.device | None = None
+    model: nn.Module,
+    arrays: dict[str, np.ndarray],
+    *,
+    batch_size: int = 4096,
+    device: torch.device | None = None,
 ) -> np.ndarray:
     """Logits for every row of `arrays`, in order."""
     device = device or torch.device("cpu")
     model.eval()
     n = len(arrays["user_id"])
     out = [
-        model(to_batch(arrays, np.arange(start, min(start + batch_size, n)), device)).float().cpu().numpy()
+        model(to_batch(arrays, np.arange(start, min(start + batch_size, n)), device))
+        .float()
+        .cpu()
+        .numpy()
         for start in range(0, n, batch_size)
     ]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def _save_checkpoint(folder: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any], best: dict[str, torch.Tensor]) -> None:
+def _save_checkpoint(
+    folder: Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    best: dict[str, torch.Tensor],
+) -> None:
     torch.save(model.state_dict(), folder / "model.pt")
     torch.save(optimizer.state_dict(), folder / "optimizer.pt")
     torch.save(best, folder / "best.pt")
@@ -64,7 +79,10 @@ def _save_checkpoint(folder: Path, *, model: nn.Module, optimizer: torch.optim.O
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
+    # DDP wraps the model; checkpoints and evaluation use the plain module.
+    inner = getattr(model, "module", model)
+    assert isinstance(inner, nn.Module)
+    return inner
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
@@ -85,7 +103,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     model = build_model(config["model_name"], model_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
     loss_fn = nn.BCEWithLogitsLoss()
-    state: dict[str, Any] = {"epoch": 0, "best_auc": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": []}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "best_auc": -1.0,
+        "best_epoch": -1,
+        "bad_epochs": 0,
+        "history": [],
+    }
     best = {k: v.clone() for k, v in model.state_dict().items()}
 
     checkpoint = ray.train.get_checkpoint()
@@ -125,7 +149,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             total += float(loss.detach()) * len(index)
             seen += len(index)
 
-        metrics = classification_metrics(val["user_id"], val["label"], predict_logits(_unwrap(model), val, device=device))
+        metrics = classification_metrics(
+            val["user_id"], val["label"], predict_logits(_unwrap(model), val, device=device)
+        )
         improved = metrics["auc"] > state["best_auc"]
         if improved:
             best = {k: v.detach().cpu().clone() for k, v in _unwrap(model).state_dict().items()}
@@ -145,7 +171,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         stop = state["bad_epochs"] >= int(config["patience"])
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
-                _save_checkpoint(Path(folder), model=_unwrap(model), optimizer=optimizer, state=state, best=best)
+                _save_checkpoint(
+                    Path(folder), model=_unwrap(model), optimizer=optimizer, state=state, best=best
+                )
                 ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(folder))
             else:
                 ray.train.report(report)

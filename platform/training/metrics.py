@@ -14,7 +14,9 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     if positives == 0 or negatives == 0:
         return float("nan")
     ranks = pd.Series(np.asarray(scores, dtype=np.float64)).rank(method="average").to_numpy()
-    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(
+        (ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
 
 
 def gauc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
@@ -36,7 +38,9 @@ def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7) ->
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def classification_metrics(users: np.ndarray, labels: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+def classification_metrics(
+    users: np.ndarray, labels: np.ndarray, logits: np.ndarray
+) -> dict[str, float]:
     """AUC, GAUC and logloss from logits."""
     probabilities = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
     return {

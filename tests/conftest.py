@@ -1,0 +1,62 @@
+"""Shared fixtures: small synthetic data, a throwaway feature repo, one Ray per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recplat.context import PlatformContext
+from recplat.events.synthetic import GeneratorConfig, SyntheticData, generate
+from recplat.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY = GeneratorConfig(users=120, items=80, categories=8, impressions=4000, days=10, seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_data() -> SyntheticData:
+    """A small generated data set (deterministic)."""
+    return generate(TINY)
+
+
+def make_settings(root: Path, *, sequence_length: int = 20) -> Settings:
+    """Settings over a copy of the project's feature repo under `root`."""
+    repo = root / "feature_repo"
+    shutil.copytree(
+        REPO_ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("data", "__pycache__")
+    )
+    settings = Settings(feature_repo=repo, home=root / "home", sequence_length=sequence_length)
+    settings.ensure_dirs()
+    return settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Fresh settings and feature repo for one test."""
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def context(settings: Settings) -> PlatformContext:
+    """A platform context over `settings`."""
+    return PlatformContext(settings=settings)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray for the whole test session, shut down (with Serve) at the end."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        from ray import serve
+
+        serve.shutdown()
+        ray.shutdown()

@@ -1,0 +1,59 @@
+"""Encoding of the training/serving frame into model inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recplat.models.layers import Vocab
+from recplat.training.datasets import encode, fill_missing, pad_sequences, temporal_split
+
+VOCAB = Vocab(users=11, items=21, categories=6)
+
+
+def test_pad_sequences_left_pads_and_keeps_newest() -> None:
+    out = pad_sequences([[1, 2], [], [1, 2, 3, 4, 5]], 4)
+    assert out.tolist() == [[0, 0, 1, 2], [0, 0, 0, 0], [2, 3, 4, 5]]
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": [3, 99],
+            "item_id": [5, 500],
+            "category_id": [2, None],
+            "age_bucket": [0, None],
+            "gender": [1, None],
+            "price_bucket": [9, None],
+            "hour": [23, 0],
+            "weekday": [6, 0],
+            "device": ["tablet", "fridge"],
+            "hist_item_ids": [[4, 5, 40], None],
+            "hist_category_ids": [[1, 2, 9], None],
+        }
+    )
+
+
+def test_unknown_ids_and_missing_features_map_to_zero() -> None:
+    arrays = encode(fill_missing(_frame()), vocab=VOCAB, max_len=4)
+    assert arrays["user_id"].tolist() == [3, 0]
+    assert arrays["item_id"].tolist() == [5, 0]
+    assert arrays["category_id"].tolist() == [2, 0]
+    # Known profile values shift by one; missing ones are 0 = unknown.
+    assert arrays["age_bucket"].tolist() == [1, 0]
+    assert arrays["gender"].tolist() == [2, 0]
+    assert arrays["price_bucket"].tolist() == [10, 0]
+    assert arrays["device"].tolist() == [3, 0]
+    assert arrays["hist_item_ids"].tolist() == [[0, 4, 5, 0], [0, 0, 0, 0]]
+    assert arrays["hist_category_ids"].tolist() == [[0, 1, 2, 0], [0, 0, 0, 0]]
+    assert all(a.dtype == np.int64 for a in arrays.values())
+
+
+def test_temporal_split_keeps_time_order() -> None:
+    frame = pd.DataFrame(
+        {"event_id": range(100), "event_timestamp": pd.date_range("2026-01-01", periods=100, freq="h")}
+    ).sample(frac=1, random_state=0)
+    splits = temporal_split(frame, validation=0.1, test=0.2)
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (70, 10, 20)
+    assert splits.train["event_timestamp"].max() < splits.validation["event_timestamp"].min()
+    assert splits.validation["event_timestamp"].max() < splits.test["event_timestamp"].min()
