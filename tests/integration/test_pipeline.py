@@ -1,0 +1,171 @@
+"""The whole pipeline on tiny data: real Feast, GX, Ray Train, registry, Ray Serve, HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from recplat.context import PlatformContext
+from recplat.events.ingest import ingest
+from recplat.events.synthetic import GeneratorConfig
+from recplat.features.repo import open_store
+from recplat.pipeline import FeatureStageResult, run_feature_stages
+from recplat.quality.gate import DataQualityError
+from recplat.training.job import TrainingData, TrainOptions, TrainOutcome, prepare_training_data, train_model
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.integration
+CONFIG = GeneratorConfig(users=150, items=100, categories=8, impressions=6000, days=10, seed=11)
+PORT = 8765
+
+
+@dataclass
+class Pipeline:
+    ctx: PlatformContext
+    features: FeatureStageResult
+    data: TrainingData
+    outcomes: dict[str, TrainOutcome]
+    url: str
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, ray_session: None) -> Iterator[Pipeline]:
+    from recplat.serving.launch import start_serving, stop_serving
+
+    ctx = PlatformContext(settings=make_settings(tmp_path_factory.mktemp("pipeline")))
+    features = run_feature_stages(ctx, config=CONFIG)
+    data = prepare_training_data(settings=ctx.settings, gate=ctx.gate)
+    outcomes = {
+        name: train_model(
+            settings=ctx.settings,
+            data=data,
+            options=TrainOptions(model_name=name, epochs=2, batch_size=256, threads=1),
+            metadata=ctx.metadata,
+        )
+        for name in ("embedding_mlp", "din")
+    }
+    ctx.metadata.promote(model_name="din", version=outcomes["din"].version)
+    url = start_serving(ctx.settings, model_name="din", port=PORT)
+    try:
+        yield Pipeline(ctx, features, data, outcomes, url)
+    finally:
+        stop_serving()
+
+
+def test_feature_stages_published_and_materialized(pipeline: Pipeline) -> None:
+    rows = pipeline.features.build.rows
+    assert rows["user_profile"] == CONFIG.users and rows["item_attributes"] == CONFIG.items
+    assert rows["user_sequence"] > 0
+    store = open_store(pipeline.ctx.settings.feature_repo)
+    online = store.get_online_features(
+        features=["user_sequence:hist_item_ids", "user_profile:age_bucket"], entity_rows=[{"user_id": 1}]
+    ).to_dict()
+    assert online["age_bucket"][0] is not None
+    assert isinstance(online["hist_item_ids"][0], list) and len(online["hist_item_ids"][0]) > 0
+
+
+def test_training_recorded_runs_versions_and_metrics(pipeline: Pipeline) -> None:
+    for name, outcome in pipeline.outcomes.items():
+        m = outcome.metrics
+        assert 0.5 < m["test_auc"] <= 1.0, name
+        assert 0.0 < m["test_logloss"] < 1.0
+        assert m["epochs_run"] == 2 and len(m["history"]) == 2
+        assert (outcome.artifact_path / "weights.pt").exists()
+        assert (outcome.artifact_path / "curves.png").stat().st_size > 1000
+    versions = {v.model_name: v for v in pipeline.ctx.metadata.models()}
+    assert versions["din"].stage == "production" and versions["embedding_mlp"].stage == "staging"
+    assert versions["din"].feature_service == "ranking_v1"
+    run = next(r for r in pipeline.ctx.metadata.runs() if r.model_name == "din")
+    assert run.status == "finished" and run.validation_run_id == pipeline.data.validation_run_id
+    checkpoints = list(Path(run.storage_path or "").rglob("best.pt"))
+    assert checkpoints, "Ray Train wrote no checkpoint"
+
+
+def test_rank_over_http_sorts_all_candidates(pipeline: Pipeline) -> None:
+    candidates = [5, 17, 33, 2, 71, 48]
+    body = {"user_id": 7, "candidate_item_ids": candidates, "context": {"device": "mobile", "hour": 20}}
+    response = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30)
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["model"] == "din" and answer["version"] == pipeline.outcomes["din"].version
+    scores = [item["score"] for item in answer["items"]]
+    assert sorted(item["item_id"] for item in answer["items"]) == sorted(candidates)
+    assert scores == sorted(scores, reverse=True) and all(0 < s < 1 for s in scores)
+    assert answer["unknown_user"] is False and answer["unknown_items"] == []
+    assert answer["history_length"] > 0
+    health = httpx.get(f"{pipeline.url}/healthz", timeout=10).json()
+    assert health == {"status": "ok", "model": "din", "version": answer["version"]}
+
+
+def test_served_scores_match_offline_scoring(pipeline: Pipeline) -> None:
+    """The online path (Feast online store + encode) scores like the registered model offline."""
+    import torch
+
+    from recplat.registry.artifacts import load_artifact
+    from recplat.serving.online_features import OnlineFeatureReader
+    from recplat.training.datasets import encode
+    from recplat.training.loop import predict_logits
+
+    body = {"user_id": 3, "candidate_item_ids": [1, 2, 3], "context": {"device": "desktop", "hour": 9, "weekday": 2}}
+    served = {i["item_id"]: i["score"] for i in httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()["items"]}
+    artifact = load_artifact(pipeline.outcomes["din"].artifact_path)
+    reader = OnlineFeatureReader(store=open_store(pipeline.ctx.settings.feature_repo), feature_service="ranking_v1")
+    frame = reader.fetch(user_id=3, item_ids=[1, 2, 3]).assign(hour=9, weekday=2, device="desktop")
+    logits = predict_logits(artifact.model, encode(frame, vocab=artifact.config.vocab, max_len=artifact.max_len))
+    expected = torch.sigmoid(torch.from_numpy(logits)).tolist()
+    assert [served[i] for i in (1, 2, 3)] == pytest.approx(expected, abs=1e-6)
+
+
+def test_unknown_user_and_items_get_defaults(pipeline: Pipeline) -> None:
+    body = {"user_id": 999_999, "candidate_item_ids": [1, 123_456]}
+    answer = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()
+    assert answer["unknown_user"] is True and answer["unknown_items"] == [123_456]
+    assert answer["history_length"] == 0 and len(answer["items"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"user_id": 1, "candidate_item_ids": []}, "candidate_item_ids"),
+        ({"user_id": "abc", "candidate_item_ids": [1]}, "user_id"),
+        ({"user_id": 1, "candidate_item_ids": list(range(1001))}, "candidate_item_ids"),
+        ({"user_id": 1, "candidate_item_ids": [1], "context": {"hour": 25}}, "hour"),
+        ({"user_id": 1, "candidate_item_ids": [1], "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_requests_get_a_4xx_naming_the_field(pipeline: Pipeline, body: dict, field: str) -> None:
+    response = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30)
+    assert response.status_code == 422
+    assert field in response.text
+
+
+def test_bad_batch_is_stopped_and_the_online_store_is_untouched(pipeline: Pipeline) -> None:
+    settings = pipeline.ctx.settings
+    online_db = settings.data_dir / "online_store.db"
+    watched = [online_db, settings.events_path, *settings.offline_dir.glob("*.parquet")]
+    before = {p: p.read_bytes() for p in watched}
+    from recplat.events.synthetic import generate
+
+    data = generate(GeneratorConfig(users=20, items=10, impressions=200, seed=1))
+    bad = data.events.assign(user_id=data.events["user_id"].where(data.events.index % 7 != 0))
+    with pytest.raises(DataQualityError, match="expect_column_values_to_not_be_null on column 'user_id'"):
+        ingest(events=bad, users=data.users, items=data.items, settings=settings, gate=pipeline.ctx.gate)
+    assert {p: p.read_bytes() for p in watched} == before
+
+
+def test_feast_cli_applies_the_repo(pipeline: Pipeline) -> None:
+    feast = Path(sys.executable).with_name("feast")
+    repo = pipeline.ctx.settings.feature_repo
+    out = subprocess.run([str(feast), "-c", str(repo), "apply"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    listed = subprocess.run(
+        [str(feast), "-c", str(repo), "feature-views", "list"], capture_output=True, text=True, timeout=300
+    )
+    for view in ("user_profile", "item_attributes", "user_sequence"):
+        assert view in listed.stdout
