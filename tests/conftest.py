@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from recplat.context import PlatformContext
 from recplat.events.synthetic import GeneratorConfig, SyntheticData, generate
 from recplat.settings import Settings

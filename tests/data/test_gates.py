@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from recplat.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
@@ -19,7 +18,9 @@ from recplat.quality.suites import events_suite, user_sequence_suite
 pytestmark = pytest.mark.data
 
 
-def test_good_events_pass_and_are_recorded(context: PlatformContext, tiny_data: SyntheticData) -> None:
+def test_good_events_pass_and_are_recorded(
+    context: PlatformContext, tiny_data: SyntheticData
+) -> None:
     run_id = context.gate.check(df=tiny_data.events, spec=events_suite())
     (run,) = context.metadata.validations()
     assert run.id == run_id and run.success and run.rows == len(tiny_data.events)
@@ -32,7 +33,7 @@ def test_bad_events_name_each_rule_and_are_quarantined(
     bad = tiny_data.events.head(200).copy()
     bad.loc[3, "user_id"] = None
     bad.loc[4, "event_type"] = "hover"
-    bad.loc[5, "event_timestamp"] = pd.Timestamp(datetime.now(timezone.utc) + timedelta(days=2))
+    bad.loc[5, "event_timestamp"] = pd.Timestamp(datetime.now(UTC) + timedelta(days=2))
     with pytest.raises(DataQualityError) as info:
         context.gate.check(df=bad, spec=events_suite())
     message = str(info.value)
@@ -51,31 +52,53 @@ def test_bad_events_name_each_rule_and_are_quarantined(
     assert not run.success and run.failed_expectations == 3 and run.quarantine_path == str(folder)
 
 
-def test_missing_column_is_named_not_crashed(context: PlatformContext, tiny_data: SyntheticData) -> None:
+def test_missing_column_is_named_not_crashed(
+    context: PlatformContext, tiny_data: SyntheticData
+) -> None:
     with pytest.raises(DataQualityError, match="expect_column_to_exist on column 'device'"):
         context.gate.check(df=tiny_data.events.drop(columns=["device"]), spec=events_suite())
 
 
-def test_all_clicks_label_rate_is_rejected(context: PlatformContext, tiny_data: SyntheticData) -> None:
+def test_all_clicks_label_rate_is_rejected(
+    context: PlatformContext, tiny_data: SyntheticData
+) -> None:
     bad = tiny_data.events.assign(clicked=1)
-    with pytest.raises(DataQualityError, match="expect_column_mean_to_be_between on column 'clicked'"):
+    with pytest.raises(
+        DataQualityError, match="expect_column_mean_to_be_between on column 'clicked'"
+    ):
         context.gate.check(df=bad, spec=events_suite())
 
 
-def test_sequence_longer_than_n_is_rejected(context: PlatformContext, tiny_data: SyntheticData) -> None:
+def test_sequence_longer_than_n_is_rejected(
+    context: PlatformContext, tiny_data: SyntheticData
+) -> None:
     snaps = sequence_snapshots(events=tiny_data.events, items=tiny_data.items, max_len=30)
     context.gate.check(df=snaps, spec=user_sequence_suite(max_len=30))
     with pytest.raises(DataQualityError, match="column 'items_len'"):
         context.gate.check(df=snaps, spec=user_sequence_suite(max_len=5))
 
 
-def test_failed_ingest_keeps_the_last_good_event_log(context: PlatformContext, tiny_data: SyntheticData) -> None:
+def test_failed_ingest_keeps_the_last_good_event_log(
+    context: PlatformContext, tiny_data: SyntheticData
+) -> None:
     settings = context.settings
-    ingest(events=tiny_data.events, users=tiny_data.users, items=tiny_data.items, settings=settings, gate=context.gate)
+    ingest(
+        events=tiny_data.events,
+        users=tiny_data.users,
+        items=tiny_data.items,
+        settings=settings,
+        gate=context.gate,
+    )
     before = {p: p.read_bytes() for p in settings.catalog_dir.glob("*.parquet")}
     bad = tiny_data.events.assign(hour=tiny_data.events["hour"] + 30)
     with pytest.raises(DataQualityError, match="column 'hour'"):
-        ingest(events=bad, users=tiny_data.users.head(1), items=tiny_data.items.head(1), settings=settings, gate=context.gate)
+        ingest(
+            events=bad,
+            users=tiny_data.users.head(1),
+            items=tiny_data.items.head(1),
+            settings=settings,
+            gate=context.gate,
+        )
     after = {p: p.read_bytes() for p in settings.catalog_dir.glob("*.parquet")}
     assert after == before
     assert not list(Path(settings.catalog_dir).glob(".*.tmp"))

@@ -10,14 +10,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from recplat.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import GeneratorConfig
 from recplat.features.repo import open_store
 from recplat.pipeline import FeatureStageResult, run_feature_stages
 from recplat.quality.gate import DataQualityError
-from recplat.training.job import TrainingData, TrainOptions, TrainOutcome, prepare_training_data, train_model
+from recplat.training.job import (
+    TrainingData,
+    TrainOptions,
+    TrainOutcome,
+    prepare_training_data,
+    train_model,
+)
+
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
@@ -64,7 +70,8 @@ def test_feature_stages_published_and_materialized(pipeline: Pipeline) -> None:
     assert rows["user_sequence"] > 0
     store = open_store(pipeline.ctx.settings.feature_repo)
     online = store.get_online_features(
-        features=["user_sequence:hist_item_ids", "user_profile:age_bucket"], entity_rows=[{"user_id": 1}]
+        features=["user_sequence:hist_item_ids", "user_profile:age_bucket"],
+        entity_rows=[{"user_id": 1}],
     ).to_dict()
     assert online["age_bucket"][0] is not None
     assert isinstance(online["hist_item_ids"][0], list) and len(online["hist_item_ids"][0]) > 0
@@ -89,7 +96,11 @@ def test_training_recorded_runs_versions_and_metrics(pipeline: Pipeline) -> None
 
 def test_rank_over_http_sorts_all_candidates(pipeline: Pipeline) -> None:
     candidates = [5, 17, 33, 2, 71, 48]
-    body = {"user_id": 7, "candidate_item_ids": candidates, "context": {"device": "mobile", "hour": 20}}
+    body = {
+        "user_id": 7,
+        "candidate_item_ids": candidates,
+        "context": {"device": "mobile", "hour": 20},
+    }
     response = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30)
     assert response.status_code == 200
     answer = response.json()
@@ -106,18 +117,28 @@ def test_rank_over_http_sorts_all_candidates(pipeline: Pipeline) -> None:
 def test_served_scores_match_offline_scoring(pipeline: Pipeline) -> None:
     """The online path (Feast online store + encode) scores like the registered model offline."""
     import torch
-
     from recplat.registry.artifacts import load_artifact
     from recplat.serving.online_features import OnlineFeatureReader
     from recplat.training.datasets import encode
     from recplat.training.loop import predict_logits
 
-    body = {"user_id": 3, "candidate_item_ids": [1, 2, 3], "context": {"device": "desktop", "hour": 9, "weekday": 2}}
-    served = {i["item_id"]: i["score"] for i in httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()["items"]}
+    body = {
+        "user_id": 3,
+        "candidate_item_ids": [1, 2, 3],
+        "context": {"device": "desktop", "hour": 9, "weekday": 2},
+    }
+    served = {
+        i["item_id"]: i["score"]
+        for i in httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()["items"]
+    }
     artifact = load_artifact(pipeline.outcomes["din"].artifact_path)
-    reader = OnlineFeatureReader(store=open_store(pipeline.ctx.settings.feature_repo), feature_service="ranking_v1")
+    reader = OnlineFeatureReader(
+        store=open_store(pipeline.ctx.settings.feature_repo), feature_service="ranking_v1"
+    )
     frame = reader.fetch(user_id=3, item_ids=[1, 2, 3]).assign(hour=9, weekday=2, device="desktop")
-    logits = predict_logits(artifact.model, encode(frame, vocab=artifact.config.vocab, max_len=artifact.max_len))
+    logits = predict_logits(
+        artifact.model, encode(frame, vocab=artifact.config.vocab, max_len=artifact.max_len)
+    )
     expected = torch.sigmoid(torch.from_numpy(logits)).tolist()
     assert [served[i] for i in (1, 2, 3)] == pytest.approx(expected, abs=1e-6)
 
@@ -139,7 +160,9 @@ def test_unknown_user_and_items_get_defaults(pipeline: Pipeline) -> None:
         ({"user_id": 1, "candidate_item_ids": [1], "colour": "red"}, "colour"),
     ],
 )
-def test_bad_requests_get_a_4xx_naming_the_field(pipeline: Pipeline, body: dict, field: str) -> None:
+def test_bad_requests_get_a_4xx_naming_the_field(
+    pipeline: Pipeline, body: dict, field: str
+) -> None:
     response = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30)
     assert response.status_code == 422
     assert field in response.text
@@ -154,18 +177,36 @@ def test_bad_batch_is_stopped_and_the_online_store_is_untouched(pipeline: Pipeli
 
     data = generate(GeneratorConfig(users=20, items=10, impressions=200, seed=1))
     bad = data.events.assign(user_id=data.events["user_id"].where(data.events.index % 7 != 0))
-    with pytest.raises(DataQualityError, match="expect_column_values_to_not_be_null on column 'user_id'"):
-        ingest(events=bad, users=data.users, items=data.items, settings=settings, gate=pipeline.ctx.gate)
+    with pytest.raises(
+        DataQualityError, match="expect_column_values_to_not_be_null on column 'user_id'"
+    ):
+        ingest(
+            events=bad,
+            users=data.users,
+            items=data.items,
+            settings=settings,
+            gate=pipeline.ctx.gate,
+        )
     assert {p: p.read_bytes() for p in watched} == before
 
 
 def test_feast_cli_applies_the_repo(pipeline: Pipeline) -> None:
     feast = Path(sys.executable).with_name("feast")
     repo = pipeline.ctx.settings.feature_repo
-    out = subprocess.run([str(feast), "-c", str(repo), "apply"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [str(feast), "-c", str(repo), "apply"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     listed = subprocess.run(
-        [str(feast), "-c", str(repo), "feature-views", "list"], capture_output=True, text=True, timeout=300
+        [str(feast), "-c", str(repo), "feature-views", "list"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     for view in ("user_profile", "item_attributes", "user_sequence"):
         assert view in listed.stdout

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
 from recplat.models.catalog import CATALOG, build_model, config_from_dict, config_to_dict, entry
+from recplat.models.din import DIN
 from recplat.models.layers import CONTEXT_FIELDS, Vocab
 from recplat.training.loop import predict_logits
 from recplat.training.metrics import auc
@@ -27,7 +27,9 @@ def _batch(seed: int = 0, batch: int = B) -> dict[str, torch.Tensor]:
         "hist_item_ids": torch.randint(1, VOCAB.items, (batch, L), generator=g),
         "hist_category_ids": torch.randint(1, VOCAB.categories, (batch, L), generator=g),
     }
-    out |= {name: torch.randint(0, size, (batch,), generator=g) for name, size in CONTEXT_FIELDS.items()}
+    out |= {
+        name: torch.randint(0, size, (batch,), generator=g) for name, size in CONTEXT_FIELDS.items()
+    }
     out["hist_item_ids"][0, :3] = 0  # front padding
     out["hist_category_ids"][0, :3] = 0
     out["hist_item_ids"][1] = 0  # empty history
@@ -49,6 +51,7 @@ def test_output_is_one_logit_per_row(name: str) -> None:
 
 def test_din_ignores_padded_positions() -> None:
     model = _model("din").eval()
+    assert isinstance(model, DIN)
     batch = _batch()
     before = model(batch)
     # Padded steps are masked: even a non-zero padding embedding changes nothing.

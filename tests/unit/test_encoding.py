@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from recplat.models.layers import Vocab
 from recplat.training.datasets import encode, fill_missing, pad_sequences, temporal_split
 
@@ -51,7 +50,10 @@ def test_unknown_ids_and_missing_features_map_to_zero() -> None:
 
 def test_temporal_split_keeps_time_order() -> None:
     frame = pd.DataFrame(
-        {"event_id": range(100), "event_timestamp": pd.date_range("2026-01-01", periods=100, freq="h")}
+        {
+            "event_id": range(100),
+            "event_timestamp": pd.date_range("2026-01-01", periods=100, freq="h"),
+        }
     ).sample(frac=1, random_state=0)
     splits = temporal_split(frame, validation=0.1, test=0.2)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (70, 10, 20)

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from recplat.training.metrics import auc, classification_metrics, gauc, logloss
 
 
@@ -40,11 +39,24 @@ def test_gauc_weights_users_by_impressions_and_skips_single_class_users() -> Non
 
 
 def test_logloss_golden_value() -> None:
-    assert logloss(np.array([1, 0]), np.array([0.8, 0.4])) == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
+    assert logloss(np.array([1, 0]), np.array([0.8, 0.4])) == pytest.approx(
+        -(math.log(0.8) + math.log(0.6)) / 2
+    )
 
 
 def test_classification_metrics_from_logits() -> None:
-    m = classification_metrics(np.array([1, 1, 2, 2]), np.array([0, 1, 0, 1]), np.array([-2.0, 2.0, -1.0, 1.0]))
+    m = classification_metrics(
+        np.array([1, 1, 2, 2]), np.array([0, 1, 0, 1]), np.array([-2.0, 2.0, -1.0, 1.0])
+    )
     assert m["auc"] == 1.0 and m["gauc"] == 1.0
-    expected = -np.mean(np.log([1 - 1 / (1 + math.e**2), 1 / (1 + math.e**-2), 1 - 1 / (1 + math.e), 1 / (1 + math.e**-1)]))
+    expected = -np.mean(
+        np.log(
+            [
+                1 - 1 / (1 + math.e**2),
+                1 / (1 + math.e**-2),
+                1 - 1 / (1 + math.e),
+                1 / (1 + math.e**-1),
+            ]
+        )
+    )
     assert m["logloss"] == pytest.approx(expected)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-
 from recplat.features.offline import sequence_snapshots
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -33,7 +32,11 @@ def test_snapshots_hold_behaviour_up_to_their_time() -> None:
     assert user1["hist_item_ids"].tolist() == [[5], [5, 7], [5, 7, 8]]
     assert user1["hist_category_ids"].tolist() == [[3], [3, 2], [3, 2, 3]]
     assert user1["hist_len"].tolist() == [1, 2, 3]
-    assert list(user1["event_timestamp"]) == [T0, T0 + pd.Timedelta(minutes=2), T0 + pd.Timedelta(minutes=3)]
+    assert list(user1["event_timestamp"]) == [
+        T0,
+        T0 + pd.Timedelta(minutes=2),
+        T0 + pd.Timedelta(minutes=3),
+    ]
     assert snaps[snaps["user_id"] == 2]["hist_item_ids"].tolist() == [[9]]
 
 
@@ -54,4 +57,10 @@ def test_clicks_of_one_request_share_one_snapshot() -> None:
 def test_no_clicks_no_snapshots() -> None:
     snaps = sequence_snapshots(events=_events([(1, 1, 0, 0)]), items=ITEMS, max_len=5)
     assert snaps.empty
-    assert list(snaps.columns) == ["user_id", "event_timestamp", "hist_item_ids", "hist_category_ids", "hist_len"]
+    assert list(snaps.columns) == [
+        "user_id",
+        "event_timestamp",
+        "hist_item_ids",
+        "hist_category_ids",
+        "hist_len",
+    ]

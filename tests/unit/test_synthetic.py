@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from recplat.events.schema import DEVICES, EVENT_COLUMNS
 from recplat.events.synthetic import START, GeneratorConfig, SyntheticData, generate
+
 from tests.conftest import TINY
 
 
@@ -42,13 +42,15 @@ def test_same_seed_same_data_other_seed_other_data(tiny_data: SyntheticData) -> 
 
 
 def test_recent_category_affinity_raises_click_rate() -> None:
-    data = generate(GeneratorConfig(users=300, items=200, categories=10, impressions=30_000, seed=5))
+    data = generate(
+        GeneratorConfig(users=300, items=200, categories=10, impressions=30_000, seed=5)
+    )
     events = data.events.merge(data.items[["item_id", "category_id"]], on="item_id")
     imp = events[events["event_type"] == "impression"].sort_values(["user_id", "event_timestamp"])
     matched: list[bool] = []
     for _, group in imp.groupby("user_id", sort=False):
         recent: list[int] = []
-        for ts, request in group.groupby("event_timestamp", sort=True):
+        for _, request in group.groupby("event_timestamp", sort=True):
             window = recent[-5:]
             matched += [cat in window for cat in request["category_id"]]
             recent += request.loc[request["clicked"] == 1, "category_id"].tolist()
@@ -65,12 +67,27 @@ def test_context_changes_click_rate(tiny_data: SyntheticData) -> None:
 
 
 def test_interests_drift_over_time() -> None:
-    data = generate(GeneratorConfig(users=100, items=200, categories=12, impressions=20_000, seed=9))
-    clicks = data.events[(data.events["event_type"] == "impression") & (data.events["clicked"] == 1)]
+    data = generate(
+        GeneratorConfig(users=100, items=200, categories=12, impressions=20_000, seed=9)
+    )
+    clicks = data.events[
+        (data.events["event_type"] == "impression") & (data.events["clicked"] == 1)
+    ]
     clicks = clicks.merge(data.items[["item_id", "category_id"]], on="item_id")
-    mid = clicks["event_timestamp"].min() + (clicks["event_timestamp"].max() - clicks["event_timestamp"].min()) / 2
-    top_early = clicks[clicks["event_timestamp"] < mid].groupby("user_id")["category_id"].agg(lambda s: s.mode().iloc[0])
-    top_late = clicks[clicks["event_timestamp"] >= mid].groupby("user_id")["category_id"].agg(lambda s: s.mode().iloc[0])
+    mid = (
+        clicks["event_timestamp"].min()
+        + (clicks["event_timestamp"].max() - clicks["event_timestamp"].min()) / 2
+    )
+    top_early = (
+        clicks[clicks["event_timestamp"] < mid]
+        .groupby("user_id")["category_id"]
+        .agg(lambda s: s.mode().iloc[0])
+    )
+    top_late = (
+        clicks[clicks["event_timestamp"] >= mid]
+        .groupby("user_id")["category_id"]
+        .agg(lambda s: s.mode().iloc[0])
+    )
     both = top_early.index.intersection(top_late.index)
     # Most users' favourite category moves between the halves of the period.
     assert np.mean(top_early[both] != top_late[both]) > 0.4
