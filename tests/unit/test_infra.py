@@ -1,0 +1,46 @@
+"""Deployment files are checked strictly: Serve and Feast accept typos silently."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+INFRA = REPO_ROOT / "infra"
+
+
+def test_rayservice_serve_config_is_valid_and_has_no_unknown_keys() -> None:
+    from ray.serve.schema import ServeApplicationSchema, ServeDeploySchema
+    from recplat.serving.app import AppArgs
+
+    service = yaml.safe_load((INFRA / "kuberay" / "rayservice.yaml").read_text())
+    config = yaml.safe_load(service["spec"]["serveConfigV2"])
+    assert set(config) <= set(ServeDeploySchema.model_fields)
+    ServeDeploySchema.model_validate(config)
+    for app in config["applications"]:
+        assert set(app) <= set(ServeApplicationSchema.model_fields), app
+        module, _, builder = app["import_path"].partition(":")
+        assert (module, builder) == ("recplat.serving.app", "build_app")
+        AppArgs.model_validate(app["args"])  # extra="forbid": a typo fails here
+
+
+def test_prod_feature_store_yaml_is_a_valid_repo_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from feast.repo_config import RepoConfig
+
+    monkeypatch.setenv(
+        "RECPLAT_FEAST_REGISTRY_URL", "postgresql+psycopg://feast@127.0.0.1:5432/test"
+    )
+    monkeypatch.setenv("RECPLAT_REDIS", "127.0.0.1:6379,db=0")
+    raw = yaml.safe_load(
+        os.path.expandvars((INFRA / "feast" / "feature_store.prod.yaml").read_text())
+    )
+    allowed = set(RepoConfig.model_fields) | {
+        f.alias for f in RepoConfig.model_fields.values() if f.alias
+    }
+    assert set(raw) <= allowed, set(raw) - allowed
+    config = RepoConfig(repo_path=REPO_ROOT / "feature_repo", **raw)
+    assert config.online_store.type == "redis"
+    assert config.registry.registry_type == "sql"
