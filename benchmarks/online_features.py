@@ -89,8 +89,9 @@ def main() -> None:
                 ("recplat_user_sequence", [user_key]),
             ):
                 where = marks if len(keys) > 1 else "?"
-                q = f"SELECT entity_key, feature_name, value FROM {table} WHERE entity_key IN ({where})"
-                out += [(k, f, Value.FromString(v)) for k, f, v in db.execute(q, keys)]
+                query = f"SELECT entity_key, feature_name, value FROM {table} "
+                query += f"WHERE entity_key IN ({where})"
+                out += [(k, f, Value.FromString(v)) for k, f, v in db.execute(query, keys)]
             assert len(out) == 100 * 2 + 2 + 3
 
         results = {
