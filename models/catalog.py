@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from recplat.models.dien import DIEN, DIENConfig
 from recplat.models.din import DIN, DINConfig
 from recplat.models.embedding_mlp import EmbeddingMLP, EmbeddingMLPConfig
 from recplat.models.layers import Vocab
@@ -19,11 +20,13 @@ class CatalogEntry:
     model: type[nn.Module]
     config: type[Any]
     uses_sequence: bool
+    needs_negatives: bool = False  # trained with sampled negative behaviours (aux loss)
 
 
 CATALOG: dict[str, CatalogEntry] = {
     "embedding_mlp": CatalogEntry(EmbeddingMLP, EmbeddingMLPConfig, uses_sequence=False),
     "din": CatalogEntry(DIN, DINConfig, uses_sequence=True),
+    "dien": CatalogEntry(DIEN, DIENConfig, uses_sequence=True, needs_negatives=True),
 }
 
 

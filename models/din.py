@@ -2,8 +2,7 @@
 
 The behaviour sequence is pooled by target attention: an MLP scores each past
 behaviour against the target item from [q, k, q - k, q * k]; padded steps get
-weight 0. Weights are not softmax-normalised (as in the paper), so the pooled
-vector keeps the intensity of the user's interest.
+weight 0.
 """
 
 from __future__ import annotations
@@ -11,8 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from recplat.models.layers import FieldEmbeddings, Vocab, mlp
+from recplat.models.layers import (
+    Activation,
+    FieldEmbeddings,
+    TargetAttention,
+    Vocab,
+    mlp,
+    trim_front_padding,
+)
 from torch import nn
+
+SEQUENCE_KEYS = ("hist_item_ids", "hist_category_ids")
 
 
 @dataclass(frozen=True)
@@ -23,29 +31,8 @@ class DINConfig:
     embed_dim: int = 16
     attention_hidden: tuple[int, ...] = (80, 40)
     hidden: tuple[int, ...] = (200, 80)
+    activation: Activation = "prelu"
     dropout: float = 0.0
-
-
-class TargetAttention(nn.Module):
-    """DIN's local activation unit over a padded sequence.
-
-    Args:
-        dim: Width of query and keys.
-        hidden: Widths of the scoring MLP.
-    """
-
-    def __init__(self, dim: int, hidden: tuple[int, ...]) -> None:
-        super().__init__()
-        self.score = mlp(4 * dim, hidden)
-
-    def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Pool keys (B, L, E) by relevance to query (B, E); mask (B, L) is True on real steps."""
-        B, L, E = keys.shape
-        q = query.unsqueeze(1).expand_as(keys)  # (B, L, E)
-        features = torch.cat([q, keys, q - keys, q * keys], dim=-1)  # (B, L, 4E)
-        weights = self.score(features.reshape(B * L, 4 * E)).view(B, L)  # (B*L, 4E) -> (B, L)
-        weights = weights.masked_fill(~mask, 0.0)  # (B, L)
-        return torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # (B, 1, L) x (B, L, E) -> (B, E)
 
 
 class DIN(nn.Module):
@@ -58,17 +45,22 @@ class DIN(nn.Module):
     def __init__(self, config: DINConfig) -> None:
         super().__init__()
         self.config = config
+        width = 2 * config.embed_dim  # an item is [item, category]
         self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
-        self.attention = TargetAttention(2 * config.embed_dim, config.attention_hidden)
+        self.attention = TargetAttention(width, config.attention_hidden, config.activation)
         self.head = mlp(
-            self.embeddings.out_dim + 2 * config.embed_dim, config.hidden, dropout=config.dropout
+            self.embeddings.out_dim + width,
+            config.hidden,
+            dropout=config.dropout,
+            activation=config.activation,
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        batch = trim_front_padding(batch, SEQUENCE_KEYS)  # (B, L') steps someone has
         base = self.embeddings(batch)  # (B, (3 + F) * D)
         target = self.embeddings.target(batch)  # (B, 2D)
-        history = self.embeddings.history(batch)  # (B, L, 2D)
-        mask = batch["hist_item_ids"] > 0  # (B, L)
+        history = self.embeddings.history(batch)  # (B, L', 2D)
+        mask = batch["hist_item_ids"] > 0  # (B, L')
         interest = self.attention(target, history, mask)  # (B, 2D)
         x = torch.cat([base, interest], dim=-1)  # (B, (5 + F) * D)
         return self.head(x).squeeze(-1)  # (B,)

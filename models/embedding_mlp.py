@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from recplat.models.layers import FieldEmbeddings, Vocab, mlp
+from recplat.models.layers import Activation, FieldEmbeddings, Vocab, mlp
 from torch import nn
 
 
@@ -19,6 +19,7 @@ class EmbeddingMLPConfig:
     vocab: Vocab
     embed_dim: int = 16
     hidden: tuple[int, ...] = (200, 80)
+    activation: Activation = "prelu"
     dropout: float = 0.0
 
 
@@ -33,7 +34,12 @@ class EmbeddingMLP(nn.Module):
         super().__init__()
         self.config = config
         self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
-        self.head = mlp(self.embeddings.out_dim, config.hidden, dropout=config.dropout)
+        self.head = mlp(
+            self.embeddings.out_dim,
+            config.hidden,
+            dropout=config.dropout,
+            activation=config.activation,
+        )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         x = self.embeddings(batch)  # (B, (3 + F) * D)

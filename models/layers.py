@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -19,6 +20,8 @@ CONTEXT_FIELDS: dict[str, int] = {
     "device": 4,
 }
 
+Activation = Literal["prelu", "dice"]
+
 
 @dataclass(frozen=True)
 class Vocab:
@@ -29,15 +32,49 @@ class Vocab:
     categories: int
 
 
-def mlp(in_dim: int, hidden: Sequence[int], *, dropout: float = 0.0) -> nn.Sequential:
-    """Linear -> PReLU (-> Dropout) blocks, ending in a single logit."""
+class Dice(nn.Module):
+    """Data-adaptive activation from the DIN paper.
+
+    p = sigmoid(batch-normalised x); out = p * x + (1 - p) * alpha * x.
+    Works on (N, C) or (N, L, C) inputs (statistics over all but the last dim).
+    """
+
+    def __init__(self, width: int, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(width, eps=eps, affine=False)
+        self.alpha = nn.Parameter(torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1])  # (N, C)
+        p = torch.sigmoid(self.norm(flat)).view_as(x)
+        return p * x + (1 - p) * self.alpha * x
+
+
+def activation_layer(kind: Activation, width: int) -> nn.Module:
+    """PReLU (one slope per unit) or Dice."""
+    if kind == "prelu":
+        return nn.PReLU(width)
+    if kind == "dice":
+        return Dice(width)
+    raise ValueError(f"unknown activation {kind!r}; use 'prelu' or 'dice'")
+
+
+def mlp(
+    in_dim: int,
+    hidden: Sequence[int],
+    *,
+    dropout: float = 0.0,
+    activation: Activation = "prelu",
+    out_dim: int = 1,
+) -> nn.Sequential:
+    """Linear -> activation (-> Dropout) blocks, ending in `out_dim` outputs. Input (N, in_dim)."""
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.PReLU(width)]
+        layers += [nn.Linear(in_dim, width), activation_layer(activation, width)]
         if dropout:
             layers.append(nn.Dropout(dropout))
         in_dim = width
-    layers.append(nn.Linear(in_dim, 1))
+    layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
 
 
@@ -68,14 +105,73 @@ class FieldEmbeddings(nn.Module):
         """Target item as [item, category]: (B, 2D)."""
         return torch.cat([self.item(batch["item_id"]), self.category(batch["category_id"])], dim=-1)
 
+    def behaviours(self, items: torch.Tensor, categories: torch.Tensor) -> torch.Tensor:
+        """A sequence of (item, category) ids (B, L) as (B, L, 2D)."""
+        return torch.cat([self.item(items), self.category(categories)], dim=-1)  # (B, L, 2D)
+
     def history(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Behaviour sequence as [item, category] per step: (B, L, 2D)."""
-        items = self.item(batch["hist_item_ids"])  # (B, L, D)
-        cats = self.category(batch["hist_category_ids"])  # (B, L, D)
-        return torch.cat([items, cats], dim=-1)  # (B, L, 2D)
+        return self.behaviours(batch["hist_item_ids"], batch["hist_category_ids"])
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """User, target and context fields side by side: (B, out_dim)."""
         fields = [self.user(batch["user_id"]), self.target(batch)]  # (B, D), (B, 2D)
         fields += [emb(batch[name]) for name, emb in self.context.items()]  # each (B, D)
         return torch.cat(fields, dim=-1)  # (B, (3 + F) * D)
+
+
+def trim_front_padding(
+    batch: dict[str, torch.Tensor], keys: Sequence[str]
+) -> dict[str, torch.Tensor]:
+    """Drop leading steps that are padding in every row (sequences are front-padded).
+
+    Exact for models that mask padding; saves the work on steps nobody has.
+    """
+    mask = batch["hist_item_ids"] > 0  # (B, L)
+    steps = int(mask.sum(dim=1).max()) if mask.numel() else 0
+    start = mask.shape[1] - max(steps, 1)
+    if start == 0:
+        return batch
+    return {**batch, **{k: batch[k][:, start:] for k in keys}}  # each (B, L') with L' <= L
+
+
+class TargetAttention(nn.Module):
+    """DIN's local activation unit: scores each step of a sequence against a query.
+
+    The score MLP reads [q, k, q - k, q * k]. Its first layer is applied in
+    parts, W [q, k, q-k, q*k] = (Wq + Wd) q + (Wk - Wd) k + Wp (q * k), so the
+    query term is computed once per row instead of once per step; the result
+    is the same as on the concatenation.
+
+    Args:
+        dim: Width of query and keys.
+        hidden: Widths of the scoring MLP.
+        activation: Activation of the scoring MLP.
+    """
+
+    def __init__(self, dim: int, hidden: tuple[int, ...], activation: Activation = "prelu") -> None:
+        super().__init__()
+        if not hidden:
+            raise ValueError("TargetAttention needs at least one hidden layer")
+        self.first = nn.Linear(4 * dim, hidden[0])
+        self.first_activation = activation_layer(activation, hidden[0])
+        self.rest = mlp(hidden[0], hidden[1:], activation=activation)
+        self.dim = dim
+
+    def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """Raw scores (B, L) of keys (B, L, E) against query (B, E)."""
+        B, L, E = keys.shape
+        w_q, w_k, w_d, w_p = self.first.weight.split(E, dim=1)  # each (H1, E)
+        on_query = query @ (w_q + w_d).T + self.first.bias  # (B, H1)
+        on_keys = keys @ (w_k - w_d).T + (query.unsqueeze(1) * keys) @ w_p.T  # (B, L, H1)
+        hidden = self.first_activation((on_query.unsqueeze(1) + on_keys).reshape(B * L, -1))
+        return self.rest(hidden).view(B, L)  # (B*L, H1) -> (B, L)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pool keys (B, L, E) by their scores; mask (B, L) is True on real steps.
+
+        Weights are not softmax-normalised (as in the DIN paper), so the pooled
+        vector keeps the intensity of the user's interest.
+        """
+        weights = self.scores(query, keys).masked_fill(~mask, 0.0)  # (B, L)
+        return torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # (B, 1, L) x (B, L, E) -> (B, E)

@@ -11,7 +11,7 @@ from recplat.registry.artifacts import Artifact
 from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.schemas import RankRequest, RankResponse, ScoredItem, Timings
 from recplat.training.datasets import encode
-from recplat.training.loop import predict_logits
+from recplat.training.engine import predict_logits
 
 
 class Ranker:

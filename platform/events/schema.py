@@ -10,6 +10,8 @@ from typing import Final
 
 EVENT_TYPES: Final = ("impression", "purchase")
 DEVICES: Final = ("mobile", "desktop", "tablet")
+# Datasets without a device (MovieLens, Amazon) record "unknown".
+EVENT_DEVICES: Final = (*DEVICES, "unknown")
 
 EVENT_COLUMNS: Final = (
     "event_id",

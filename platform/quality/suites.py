@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from recplat.events.schema import DEVICES, EVENT_TYPES
+from recplat.events.schema import EVENT_DEVICES, EVENT_TYPES
 
 Derive = Callable[[pd.DataFrame], pd.Series]
 
@@ -71,7 +71,7 @@ def events_suite(*, now: datetime | None = None) -> SuiteSpec:
             gxe.ExpectColumnValuesToBeInSet(column="clicked", value_set=[0, 1]),
             gxe.ExpectColumnValuesToBeBetween(column="hour", min_value=0, max_value=23),
             gxe.ExpectColumnValuesToBeBetween(column="weekday", min_value=0, max_value=6),
-            gxe.ExpectColumnValuesToBeInSet(column="device", value_set=list(DEVICES)),
+            gxe.ExpectColumnValuesToBeInSet(column="device", value_set=list(EVENT_DEVICES)),
             gxe.ExpectColumnValuesToBeBetween(column="event_epoch_s", max_value=now_s),
             # A click rate of 0 or 1 means a broken label pipeline, not users.
             gxe.ExpectColumnMeanToBeBetween(column="clicked", min_value=0.005, max_value=0.95),

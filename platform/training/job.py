@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +29,8 @@ from recplat.training.datasets import (
     temporal_split,
     vocab_from_catalog,
 )
-from recplat.training.loop import predict_logits, train_loop_per_worker
+from recplat.training.engine import predict_logits
+from recplat.training.loop import load_state, train_loop_per_worker
 from recplat.training.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class TrainingData:
 
     frames: dict[str, pd.DataFrame]
     arrays: dict[str, dict[str, np.ndarray]]
+    item_categories: np.ndarray
     vocab: Vocab
     max_len: int
     feature_service: str
@@ -116,7 +117,11 @@ def prepare_training_data(
     arrays = {
         k: encode(v, vocab=vocab, max_len=settings.sequence_length) for k, v in frames.items()
     }
-    return TrainingData(frames, arrays, vocab, settings.sequence_length, feature_service, run_id)
+    item_categories = np.zeros(vocab.items, dtype=np.int64)
+    item_categories[items["item_id"].to_numpy()] = items["category_id"].to_numpy()
+    return TrainingData(
+        frames, arrays, item_categories, vocab, settings.sequence_length, feature_service, run_id
+    )
 
 
 def train_model(
@@ -138,7 +143,13 @@ def train_model(
     ensure_ray(settings)
     storage = settings.runs_dir.resolve()
     name = f"{options.model_name}-run{run.id}"
-    data_ref = ray.put({"train": data.arrays["train"], "validation": data.arrays["validation"]})
+    data_ref = ray.put(
+        {
+            "train": data.arrays["train"],
+            "validation": data.arrays["validation"],
+            "item_categories": data.item_categories,
+        }
+    )
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={
@@ -161,7 +172,7 @@ def train_model(
             raise RuntimeError(f"training run {name} produced no checkpoint")
         with result.checkpoint.as_directory() as folder:
             best = torch.load(Path(folder) / "best.pt", weights_only=True)
-            state = json.loads((Path(folder) / "state.json").read_text())
+            state = load_state(Path(folder))
     except Exception:
         metadata.finish_run(
             run_id=run.id, status="failed", metrics={}, storage_path=str(storage / name)
@@ -178,10 +189,10 @@ def train_model(
         "test_auc": test_metrics["auc"],
         "test_gauc": test_metrics["gauc"],
         "test_logloss": test_metrics["logloss"],
-        "best_val_auc": state["best_auc"],
-        "best_epoch": state["best_epoch"],
-        "epochs_run": state["epoch"],
-        "history": state["history"],
+        "best_val_auc": state.best_auc,
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "history": state.history,
         "rows": {k: len(v) for k, v in data.frames.items()},
     }
     artifact = settings.models_dir / options.model_name / f"run-{run.id}"
@@ -194,9 +205,7 @@ def train_model(
         feature_service=data.feature_service,
         extra={"run_id": run.id, "metrics": {k: v for k, v in metrics.items() if k != "history"}},
     )
-    plot_history(
-        state["history"], artifact / "curves.png", title=f"{options.model_name} run {run.id}"
-    )
+    plot_history(state.history, artifact / "curves.png", title=f"{options.model_name} run {run.id}")
     metadata.finish_run(
         run_id=run.id, status="finished", metrics=metrics, storage_path=str(storage / name)
     )

@@ -120,7 +120,7 @@ def test_served_scores_match_offline_scoring(pipeline: Pipeline) -> None:
     from recplat.registry.artifacts import load_artifact
     from recplat.serving.online_features import OnlineFeatureReader
     from recplat.training.datasets import encode
-    from recplat.training.loop import predict_logits
+    from recplat.training.engine import predict_logits
 
     body = {
         "user_id": 3,

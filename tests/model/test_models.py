@@ -10,7 +10,7 @@ import torch
 from recplat.models.catalog import CATALOG, build_model, config_from_dict, config_to_dict, entry
 from recplat.models.din import DIN
 from recplat.models.layers import CONTEXT_FIELDS, Vocab
-from recplat.training.loop import predict_logits
+from recplat.training.engine import predict_logits
 from recplat.training.metrics import auc
 
 VOCAB = Vocab(users=30, items=50, categories=6)
@@ -73,6 +73,7 @@ def test_din_uses_the_history() -> None:
 GOLDEN = {
     "embedding_mlp": [0.088014, 0.058012, 0.173173],
     "din": [-0.059023, -0.251302, -0.096387],
+    "dien": [0.110781, -0.1435, -0.039494],
 }
 
 

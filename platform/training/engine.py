@@ -1,0 +1,255 @@
+"""One epoch of training and batched prediction: the model-agnostic core.
+
+Used by the Ray Train worker loop and, without Ray, by benchmarks. The loss
+lives here, not in the models: binary cross-entropy on the click logit, plus
+DIEN's auxiliary loss (next behaviour vs a sampled negative) when the model
+returns one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from recplat.models.dien import DIENOutput
+from recplat.training.metrics import classification_metrics
+from torch import nn
+from torch.nn import functional as F
+
+INPUTS = (
+    "user_id",
+    "item_id",
+    "category_id",
+    "age_bucket",
+    "gender",
+    "price_bucket",
+    "hour",
+    "weekday",
+    "device",
+    "hist_item_ids",
+    "hist_category_ids",
+)
+
+
+def to_batch(
+    arrays: dict[str, np.ndarray], index: np.ndarray, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Model inputs for the rows in `index`, as tensors on `device`."""
+    return {
+        name: torch.from_numpy(arrays[name][index]).to(device) for name in INPUTS if name in arrays
+    }
+
+
+def sample_negatives(
+    history: np.ndarray, item_categories: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A uniformly sampled item (and its category) for every real history step.
+
+    Args:
+        history: Front-padded item ids (B, L); 0 is padding.
+        item_categories: Category of each item id (index = item id).
+        rng: Random generator.
+
+    Returns:
+        Negative item ids and their categories (B, L), 0 where history is padding.
+    """
+    negatives = rng.integers(1, len(item_categories), size=history.shape) * (history > 0)
+    return negatives, item_categories[negatives] * (history > 0)
+
+
+def auxiliary_loss(output: DIENOutput) -> torch.Tensor:
+    """DIEN's auxiliary loss: BCE of next behaviours (1) vs sampled ones (0), masked."""
+    mask = output.aux_mask.float()
+    if mask.sum() == 0:
+        return output.logits.new_zeros(())
+    positive = F.binary_cross_entropy_with_logits(
+        output.aux_positive, torch.ones_like(mask), reduction="none"
+    )
+    negative = F.binary_cross_entropy_with_logits(
+        output.aux_negative, torch.zeros_like(mask), reduction="none"
+    )
+    return ((positive + negative) * mask).sum() / mask.sum()
+
+
+def train_epoch(
+    model: nn.Module,
+    arrays: dict[str, np.ndarray],
+    order: np.ndarray,
+    *,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    device: torch.device,
+    aux_weight: float = 0.0,
+    item_categories: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    use_amp: bool = False,
+) -> float:
+    """Train over the rows in `order`; returns the mean click loss.
+
+    With `item_categories` set, each batch gets sampled negatives and the
+    model is asked for its auxiliary output (DIEN).
+    """
+    model.train()
+    labels = torch.from_numpy(arrays["label"]).float()
+    rng = rng or np.random.default_rng(0)
+    total, seen = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        batch = to_batch(arrays, index, device)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+            if item_categories is not None:
+                negatives, categories = sample_negatives(
+                    arrays["hist_item_ids"][index], item_categories, rng
+                )
+                batch["neg_item_ids"] = torch.from_numpy(negatives).to(device)
+                batch["neg_category_ids"] = torch.from_numpy(categories).to(device)
+                output = model(batch, return_aux=True)
+                logits, extra = output.logits, aux_weight * auxiliary_loss(output)
+            else:
+                logits, extra = model(batch), None
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels[index].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        (loss + extra if extra is not None else loss).backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(index)
+        seen += len(index)
+    return total / max(seen, 1)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    arrays: dict[str, np.ndarray],
+    *,
+    batch_size: int = 4096,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Logits for every row of `arrays`, in order (eval mode)."""
+    device = device or torch.device("cpu")
+    model.eval()
+    n = len(arrays["user_id"])
+    out = [
+        model(to_batch(arrays, np.arange(start, min(start + batch_size, n)), device))
+        .float()
+        .cpu()
+        .numpy()
+        for start in range(0, n, batch_size)
+    ]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+@dataclass
+class FitState:
+    """Progress of a fit; saved in checkpoints so a restarted run resumes."""
+
+    epoch: int = 0
+    best_auc: float = -1.0
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Loop settings of `fit`."""
+
+    epochs: int
+    batch_size: int
+    patience: int
+    seed: int
+    aux_weight: float = 0.0
+    use_amp: bool = False
+
+
+EpochHook = Callable[[FitState, dict[str, torch.Tensor]], None]
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside a DDP wrapper (checkpoints and evaluation use it)."""
+    inner = getattr(model, "module", model)
+    assert isinstance(inner, nn.Module)
+    return inner
+
+
+def fit(
+    model: nn.Module,
+    *,
+    train: dict[str, np.ndarray],
+    validation: dict[str, np.ndarray],
+    optimizer: torch.optim.Optimizer,
+    options: FitOptions,
+    device: torch.device,
+    shard: np.ndarray | None = None,
+    rank: int = 0,
+    item_categories: np.ndarray | None = None,
+    state: FitState | None = None,
+    best: dict[str, torch.Tensor] | None = None,
+    on_epoch: EpochHook | None = None,
+    before_epoch: Callable[[int], None] | None = None,
+) -> tuple[FitState, dict[str, torch.Tensor]]:
+    """Train epoch by epoch with validation AUC early stopping, keeping the best weights.
+
+    Args:
+        model: The model (possibly DDP-wrapped).
+        train: Training arrays (with `label`).
+        validation: Validation arrays, evaluated in full after every epoch.
+        optimizer: The optimizer.
+        options: Epochs, batch size, patience, seed, aux weight, AMP.
+        device: Where batches go.
+        shard: Training rows of this worker (default: all).
+        rank: Worker rank (seeds the shuffle with it).
+        item_categories: Item -> category table; set for models with an aux loss.
+        state: Where a resumed run left off.
+        best: Best weights so far (resumed runs).
+        on_epoch: Called after each epoch with the state and best weights
+            (the Ray loop checkpoints and reports here).
+        before_epoch: Called with the epoch number before it starts.
+
+    Returns:
+        Final state and the best weights (on CPU).
+    """
+    state = state or FitState()
+    best = best or {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+    rows = shard if shard is not None else np.arange(len(train["label"]))
+    for epoch in range(state.epoch, options.epochs):
+        if before_epoch is not None:
+            before_epoch(epoch)
+        # Seeded per (seed, rank, epoch): a resumed run shuffles as the original would.
+        rng = np.random.default_rng((options.seed, rank, epoch))
+        train_loss = train_epoch(
+            model,
+            train,
+            rng.permutation(rows),
+            optimizer=optimizer,
+            batch_size=options.batch_size,
+            device=device,
+            aux_weight=options.aux_weight,
+            item_categories=item_categories,
+            rng=rng,
+            use_amp=options.use_amp,
+        )
+        logits = predict_logits(unwrap(model), validation, device=device)
+        metrics = classification_metrics(validation["user_id"], validation["label"], logits)
+        if metrics["auc"] > state.best_auc:
+            best = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+            state.best_auc, state.best_epoch, state.bad_epochs = metrics["auc"], epoch, 0
+        else:
+            state.bad_epochs += 1
+        state.epoch = epoch + 1
+        state.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_auc": metrics["auc"],
+                "val_gauc": metrics["gauc"],
+                "val_logloss": metrics["logloss"],
+                "best_val_auc": state.best_auc,
+            }
+        )
+        if on_epoch is not None:
+            on_epoch(state, best)
+        if state.bad_epochs >= options.patience:
+            break
+    return state, best

@@ -1,0 +1,66 @@
+"""Train a catalogue model in this process, without Ray (benchmarks, quick experiments).
+
+The same `fit` loop as the Ray Train workers; only the distribution is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from recplat.models.catalog import build_model, entry
+from recplat.training.engine import FitOptions, FitState, fit, predict_logits
+from recplat.training.job import TrainingData, TrainOptions
+from recplat.training.metrics import classification_metrics
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """A model trained in process, its test metrics and training time."""
+
+    model: nn.Module
+    state: FitState
+    metrics: dict[str, float]
+    train_seconds: float
+
+
+def train_local(*, data: TrainingData, options: TrainOptions, **config_overrides: Any) -> LocalResult:
+    """Train and test one model on `data` in this process.
+
+    Args:
+        data: The encoded training set.
+        options: Same options as a Ray Train job (workers and GPU are ignored).
+        **config_overrides: Model config fields other than vocab / embed_dim.
+    """
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    spec = entry(options.model_name)
+    config = spec.config(vocab=data.vocab, embed_dim=options.embed_dim, **config_overrides)
+    model = build_model(options.model_name, config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
+    started = time.perf_counter()
+    state, best = fit(
+        model,
+        train=data.arrays["train"],
+        validation=data.arrays["validation"],
+        optimizer=optimizer,
+        options=FitOptions(
+            epochs=options.epochs,
+            batch_size=options.batch_size,
+            patience=options.patience,
+            seed=options.seed,
+            aux_weight=float(getattr(config, "aux_weight", 0.0)),
+        ),
+        device=torch.device("cpu"),
+        item_categories=data.item_categories if spec.needs_negatives else None,
+    )
+    seconds = time.perf_counter() - started
+    model.load_state_dict(best)
+    test = data.arrays["test"]
+    metrics = classification_metrics(test["user_id"], test["label"], predict_logits(model, test))
+    return LocalResult(model=model, state=state, metrics=metrics, train_seconds=seconds)

@@ -1,0 +1,182 @@
+"""DIEN: fast AUGRU vs the reference loop, padding, empty histories, auxiliary loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from recplat.models.dien import (
+    DIEN,
+    AUGRUCell,
+    DIENConfig,
+    DIENOutput,
+    augru,
+    augru_reference,
+    left_align,
+)
+from recplat.models.layers import TargetAttention, Vocab
+from recplat.training.engine import auxiliary_loss, predict_logits, train_epoch
+from recplat.training.metrics import auc
+
+from tests.model.test_models import _batch
+
+pytestmark = pytest.mark.model
+VOCAB = Vocab(users=30, items=50, categories=6)
+
+
+def _inputs(
+    lengths: list[int], steps: int = 6, size: int = 4
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    lengths_t = torch.tensor(lengths)
+    mask = torch.arange(steps).unsqueeze(0) < lengths_t.unsqueeze(1)
+    x = torch.randn(len(lengths), steps, size) * mask.unsqueeze(-1)
+    att = torch.softmax(torch.randn(len(lengths), steps).masked_fill(~mask, -1e9), dim=1) * mask
+    return x.requires_grad_(), att, lengths_t
+
+
+@pytest.mark.parametrize("lengths", [[6, 3, 1], [0, 2, 6], [0, 0, 0], [6, 6, 6]])
+def test_fast_augru_matches_the_reference_loop_in_outputs_and_gradients(lengths: list[int]) -> None:
+    cell = AUGRUCell(4, 5)
+    x, att, lengths_t = _inputs(lengths)
+    fast = augru(cell, x, att, lengths_t)
+    reference = augru_reference(cell, x, att)
+    torch.testing.assert_close(fast, reference)
+    grads_ref = torch.autograd.grad(reference.sum(), [x, *cell.parameters()])
+    grads_fast: list[torch.Tensor | None] = [None] * len(grads_ref)
+    if fast.requires_grad:  # with no real step anywhere the fast path does no work at all
+        grads_fast = list(
+            torch.autograd.grad(fast.sum(), [x, *cell.parameters()], allow_unused=True)
+        )
+    for got, want in zip(grads_fast, grads_ref, strict=True):
+        torch.testing.assert_close(got if got is not None else torch.zeros_like(want), want)
+    # Empty histories end in the zero state.
+    for row, n in enumerate(lengths):
+        if n == 0:
+            assert torch.equal(fast[row], torch.zeros(5))
+
+
+def test_augru_input_and_hidden_paths_have_their_own_biases() -> None:
+    # DeepCTR-Torch 0.3.0's AUGRU cell shares one bias between both paths.
+    cell = AUGRUCell(3, 4)
+    assert cell.bias_ih is not cell.bias_hh
+    assert cell.bias_ih.data_ptr() != cell.bias_hh.data_ptr()
+    x, h, att = torch.randn(2, 3), torch.randn(2, 4), torch.ones(2, 1)
+    # The candidate's hidden bias is gated by the reset gate, its input bias is not:
+    # moving the same amount from one to the other changes the output.
+    before = cell(x, h, att)
+    with torch.no_grad():
+        cell.bias_ih[8:] += 0.5
+    moved_to_input = cell(x, h, att)
+    with torch.no_grad():
+        cell.bias_ih[8:] -= 0.5
+        cell.bias_hh[8:] += 0.5
+    moved_to_hidden = cell(x, h, att)
+    assert not torch.allclose(moved_to_input, moved_to_hidden)
+    assert not torch.allclose(before, moved_to_hidden)
+
+
+def test_left_align_moves_real_steps_first() -> None:
+    seq = torch.tensor([[0, 0, 7, 8], [0, 0, 0, 0], [1, 2, 3, 4]])
+    lengths = (seq > 0).sum(1)
+    assert left_align(seq, lengths)[:, :2].tolist() == [[7, 8], [0, 0], [1, 2]]
+    assert left_align(seq, lengths)[2].tolist() == [1, 2, 3, 4]
+
+
+def _model(seed: int = 0) -> DIEN:
+    torch.manual_seed(seed)
+    return DIEN(DIENConfig(vocab=VOCAB, embed_dim=8))
+
+
+def _with_negatives(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    mask = batch["hist_item_ids"] > 0
+    g = torch.Generator().manual_seed(5)
+    neg = torch.randint(1, VOCAB.items, batch["hist_item_ids"].shape, generator=g) * mask
+    return {**batch, "neg_item_ids": neg, "neg_category_ids": (neg % 5 + 1) * mask}
+
+
+def test_a_batch_where_every_history_is_empty_works() -> None:
+    # DeepCTR-Torch 0.3.0 crashes here (packing zero-length sequences).
+    batch = _batch()
+    batch["hist_item_ids"] = torch.zeros_like(batch["hist_item_ids"])
+    batch["hist_category_ids"] = torch.zeros_like(batch["hist_category_ids"])
+    model = _model().eval()
+    logits = model(batch)
+    assert logits.shape == (7,) and torch.isfinite(logits).all()
+    out = model(_with_negatives(batch), return_aux=True)
+    assert isinstance(out, DIENOutput) and not out.aux_mask.any()
+    assert float(auxiliary_loss(out)) == 0.0
+
+
+def test_extra_front_padding_and_padding_embeddings_change_nothing() -> None:
+    model = _model().eval()
+    batch = _batch()
+    before = model(batch)
+    padded = dict(batch)
+    for key in ("hist_item_ids", "hist_category_ids"):
+        padded[key] = torch.cat(
+            [torch.zeros(7, 4, dtype=torch.long), batch[key]], dim=1
+        )  # (B, L + 4)
+    model.embeddings.item.weight.data[0].normal_()
+    model.embeddings.category.weight.data[0].normal_()
+    torch.testing.assert_close(model(padded), before)
+
+
+def test_aux_output_shapes_and_mask() -> None:
+    batch = _with_negatives(_batch())
+    out = _model()(batch, return_aux=True)
+    assert isinstance(out, DIENOutput)
+    T = int((batch["hist_item_ids"] > 0).sum(1).max())
+    assert out.logits.shape == (7,)
+    assert out.aux_positive.shape == out.aux_negative.shape == out.aux_mask.shape == (7, T - 1)
+    lengths = (batch["hist_item_ids"] > 0).sum(1)
+    assert out.aux_mask.sum(1).tolist() == (lengths - 1).clamp(min=0).tolist()
+    assert float(auxiliary_loss(out)) > 0
+
+
+def test_attention_decomposition_equals_the_concatenated_form() -> None:
+    torch.manual_seed(0)
+    attention = TargetAttention(6, (8, 4))
+    q, k = torch.randn(3, 6), torch.randn(3, 5, 6)
+    qe = q.unsqueeze(1).expand_as(k)
+    concat = torch.cat([qe, k, qe - k, qe * k], dim=-1)  # (B, L, 4E)
+    hidden = attention.first_activation(attention.first(concat).reshape(15, -1))
+    expected = attention.rest(hidden).view(3, 5)
+    torch.testing.assert_close(attention.scores(q, k), expected)
+
+
+def test_auxiliary_loss_trains_the_extractor_to_predict_the_next_behaviour() -> None:
+    # Histories are runs of one category; the aux head must tell next vs random.
+    n, L = 1024, 8
+    rng = np.random.default_rng(0)
+    items_per_category = {c: np.arange(1, 50)[np.arange(1, 50) % 5 + 1 == c] for c in range(1, 6)}
+    category = rng.integers(1, 6, size=n)
+    hist = np.stack([rng.choice(items_per_category[c], size=L) for c in category])
+    arrays = {k: v.numpy() for k, v in _batch(seed=2, batch=n).items()}
+    arrays["hist_item_ids"], arrays["hist_category_ids"] = hist, hist % 5 + 1
+    arrays["label"] = (arrays["category_id"] == category).astype(np.int64)
+    item_categories = np.arange(50) % 5 + 1
+    item_categories[0] = 0
+    model = _model(1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+    batch = _with_negatives(
+        {k: torch.from_numpy(v[:256]) for k, v in arrays.items() if k != "label"}
+    )
+    with torch.no_grad():
+        start = float(auxiliary_loss(model(batch, return_aux=True)))
+    for epoch in range(3):
+        train_epoch(
+            model,
+            arrays,
+            np.random.default_rng(epoch).permutation(n),
+            optimizer=optimizer,
+            batch_size=64,
+            device=torch.device("cpu"),
+            aux_weight=1.0,
+            item_categories=item_categories,
+            rng=np.random.default_rng(epoch),
+        )
+    with torch.no_grad():
+        end = float(auxiliary_loss(model(batch, return_aux=True)))
+    assert end < 0.7 * start
+    assert auc(arrays["label"], predict_logits(model, arrays)) > 0.8  # the sequence is used
