@@ -6,10 +6,11 @@ interest state to the target item -> AUGRU interest evolution -> final
 interest + profile + target + context -> MLP -> logit.
 
 Sequences arrive front-padded (B, L). Inside, they are left-aligned (real
-steps first) and cut to the longest real history in the batch, so the GRU
-runs on packed sequences and the AUGRU loop runs only over steps someone has.
-The AUGRU keeps its state on a padded step by construction (attention 0 there
-means update gate 0), so empty histories end in the zero state.
+steps first) and cut to the longest real history in the batch. The GRU runs
+on packed sequences; the AUGRU loop, like packing, steps only the rows whose
+history is still running; attention and the auxiliary head see real steps
+only. Padding therefore costs nothing and changes nothing; empty histories
+end in the zero interest state.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import NamedTuple, overload
 import torch
 from recplat.models.layers import Activation, FieldEmbeddings, TargetAttention, Vocab, mlp
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,22 @@ class DIENConfig:
 
 
 class DIENOutput(NamedTuple):
-    """Logits plus the auxiliary head's logits on next vs sampled behaviours."""
+    """Logits plus the auxiliary head's logits on next vs sampled behaviours.
+
+    The auxiliary logits cover every (row, t) whose step t + 1 is real: N of
+    them, N = sum over rows of max(length - 1, 0).
+    """
 
     logits: torch.Tensor  # (B,)
-    aux_positive: torch.Tensor  # (B, T - 1)
-    aux_negative: torch.Tensor  # (B, T - 1)
-    aux_mask: torch.Tensor  # (B, T - 1) True where step t + 1 is real
+    aux_positive: torch.Tensor  # (N,) state at t vs the real behaviour t + 1
+    aux_negative: torch.Tensor  # (N,) state at t vs a sampled behaviour
 
 
 class AUGRUCell(nn.Module):
-    """GRU cell whose update gate is scaled by an attention score.
+    """GRU cell whose update gate can be scaled by an attention score.
 
-    u' = a * u;  h' = (1 - u') * h + u' * h~. Input and hidden paths have
+    u' = a * u;  h' = (1 - u') * h + u' * h~. With a = 1 it is a plain GRU
+    cell (DIEN's interest extractor uses it so). Input and hidden paths have
     separate biases (as in `nn.GRUCell`). Gates are ordered (reset, update, new).
     """
 
@@ -67,18 +71,20 @@ class AUGRUCell(nn.Module):
 
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Input path for all steps at once: (..., I) -> (..., 3H)."""
-        return x @ self.weight_ih.T + self.bias_ih
+        return torch.nn.functional.linear(x, self.weight_ih, self.bias_ih)
 
-    def step(self, x_proj: torch.Tensor, h: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-        """One step from projected input (B, 3H), state (B, H), attention (B, 1)."""
-        x_r, x_u, x_n = x_proj.chunk(3, dim=-1)  # each (B, H)
-        h_r, h_u, h_n = (h @ self.weight_hh.T + self.bias_hh).chunk(3, dim=-1)  # each (B, H)
-        reset = torch.sigmoid(x_r + h_r)
-        update = att * torch.sigmoid(x_u + h_u)  # (B, H)
-        candidate = torch.tanh(x_n + reset * h_n)
-        return (1 - update) * h + update * candidate
+    def step(self, x_proj: torch.Tensor, h: torch.Tensor, att: torch.Tensor | None) -> torch.Tensor:
+        """One step from projected input (B, 3H), state (B, H), attention (B, 1) or None."""
+        H = self.hidden_size
+        gh = torch.addmm(self.bias_hh, h, self.weight_hh.T)  # (B, 3H)
+        gates = torch.sigmoid(x_proj[:, : 2 * H] + gh[:, : 2 * H])  # (B, 2H): reset, update
+        reset, update = gates[:, :H], gates[:, H:]
+        candidate = torch.tanh(x_proj[:, 2 * H :] + reset * gh[:, 2 * H :])  # (B, H)
+        if att is not None:
+            update = att * update
+        return torch.addcmul(h, update, candidate - h)  # h + u' * (h~ - h)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, h: torch.Tensor, att: torch.Tensor | None) -> torch.Tensor:
         """One step from raw input x (B, I)."""
         return self.step(self.project_inputs(x), h, att)
 
@@ -100,26 +106,48 @@ def augru_reference(cell: AUGRUCell, x: torch.Tensor, att: torch.Tensor) -> torc
     return h
 
 
-def augru(
-    cell: AUGRUCell, x: torch.Tensor, att: torch.Tensor, lengths: torch.Tensor
-) -> torch.Tensor:
-    """Fast AUGRU over left-aligned sequences: one input projection, loop to the longest.
+def run_cell(
+    cell: AUGRUCell, x: torch.Tensor, lengths: torch.Tensor, att: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fast loop of `cell` over left-aligned sequences, like a packed RNN.
+
+    One input projection for all steps; rows sorted by length so that step t
+    updates only the prefix of rows still running. A row that stopped keeps
+    its state, exactly as the reference loop does with attention 0 on its
+    padded steps.
 
     Args:
-        cell: The AUGRU cell.
+        cell: The cell.
         x: Left-aligned inputs (B, T, I).
-        att: Attention (B, T), 0 past each row's length.
         lengths: Real steps per row (B,).
+        att: Attention (B, T), 0 past each row's length; None for a plain GRU.
 
     Returns:
-        Final state (B, H): the state after each row's last real step.
+        States after every step (B, T', H), zero past each row's length
+        (T' = longest length), and the final state (B, H).
     """
+    B, H = x.shape[0], cell.hidden_size
     steps = int(lengths.max()) if lengths.numel() else 0
-    projected = cell.project_inputs(x[:, :steps])  # (B, T', 3H)
-    h = x.new_zeros(x.shape[0], cell.hidden_size)
-    for t in range(steps):
-        h = cell.step(projected[:, t], h, att[:, t : t + 1])
-    return h
+    if steps == 0:
+        return x.new_zeros(B, 0, H), x.new_zeros(B, H)
+    order = torch.argsort(lengths, descending=True, stable=True)  # (B,)
+    running = (lengths[order].unsqueeze(0) > torch.arange(steps, device=x.device).unsqueeze(1)).sum(1)
+    # unbind: per-step views whose backward is one stack, not a full-size copy per step.
+    projected = cell.project_inputs(x[order, :steps]).unbind(1)  # T' x (B, 3H)
+    weights = att[order, :steps].unsqueeze(-1).unbind(1) if att is not None else None  # T' x (B, 1)
+    h = x.new_zeros(B, H)
+    states = []
+    for t, n in enumerate(running.tolist()):
+        stepped = cell.step(projected[t][:n], h[:n], weights[t][:n] if weights else None)  # (n, H)
+        states.append(torch.nn.functional.pad(stepped, (0, 0, 0, B - n)))  # (B, H), 0 when done
+        h = torch.cat([stepped, h[n:]]) if n < B else stepped  # (B, H)
+    restore = torch.argsort(order)  # back to the input order
+    return torch.stack(states, dim=1)[restore], h[restore]
+
+
+def augru(cell: AUGRUCell, x: torch.Tensor, att: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Fast AUGRU: final state (B, H) of `run_cell` with attention."""
+    return run_cell(cell, x, lengths, att)[1]
 
 
 def left_align(seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -145,7 +173,8 @@ class DIEN(nn.Module):
         self.config = config
         width = 2 * config.embed_dim  # a behaviour is [item, category]
         self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
-        self.extractor = nn.GRU(width, width, batch_first=True)
+        self.extractor = AUGRUCell(width, width)  # run without attention: a GRU
+        # PReLU, not the paper's sigmoid units: those barely move in a few epochs.
         self.aux_head = mlp(2 * width, config.aux_hidden, activation="prelu")
         self.attention = TargetAttention(width, config.attention_hidden, config.activation)
         self.evolution = AUGRUCell(width, width)
@@ -173,16 +202,13 @@ class DIEN(nn.Module):
         history = left_align(self.embeddings.history(batch), lengths)[:, :T]  # (B, T, 2D)
         mask = torch.arange(T, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
 
-        # Interest extraction on packed sequences (empty rows run one masked step).
-        packed = pack_padded_sequence(
-            history, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
-        )
-        states, _ = self.extractor(packed)
-        states, _ = pad_packed_sequence(states, batch_first=True, total_length=T)  # (B, T, 2D)
-        states = states * mask.unsqueeze(-1)  # (B, T, 2D)
+        # Interest extraction: a GRU over the real steps.
+        states, _ = run_cell(self.extractor, history, lengths)  # (B, T', 2D)
+        if states.shape[1] < T:  # every history empty
+            states = torch.nn.functional.pad(states, (0, 0, 0, T - states.shape[1]))  # (B, T, 2D)
 
         # Interest evolution: attention-weighted update gates.
-        scores = self.attention.scores(target, states).masked_fill(~mask, -1e9)  # (B, T)
+        scores = self.attention.scores(target, states, mask, fill=-1e9)  # (B, T)
         att = torch.softmax(scores, dim=1) * mask  # (B, T), rows of empty histories are 0
         interest = augru(self.evolution, states, att, lengths)  # (B, 2D)
 
@@ -193,12 +219,8 @@ class DIEN(nn.Module):
 
         negatives = self.embeddings.behaviours(batch["neg_item_ids"], batch["neg_category_ids"])
         negatives = left_align(negatives, lengths)[:, :T]  # (B, T, 2D)
-        now = states[:, :-1]  # (B, T-1, 2D): state after step t
-        positive = self.aux_head(
-            torch.cat([now, history[:, 1:]], dim=-1).reshape(-1, 2 * now.shape[-1])
-        )
-        negative = self.aux_head(
-            torch.cat([now, negatives[:, 1:]], dim=-1).reshape(-1, 2 * now.shape[-1])
-        )
-        shape = now.shape[:2]  # (B, T-1)
-        return DIENOutput(logits, positive.view(shape), negative.view(shape), mask[:, 1:])
+        rows, steps = mask[:, 1:].nonzero(as_tuple=True)  # (N,): pairs whose t + 1 is real
+        now = states[rows, steps]  # (N, 2D): interest state after step t
+        positive = self.aux_head(torch.cat([now, history[rows, steps + 1]], dim=-1))  # (N, 1)
+        negative = self.aux_head(torch.cat([now, negatives[rows, steps + 1]], dim=-1))  # (N, 1)
+        return DIENOutput(logits, positive.squeeze(-1), negative.squeeze(-1))

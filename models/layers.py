@@ -20,7 +20,7 @@ CONTEXT_FIELDS: dict[str, int] = {
     "device": 4,
 }
 
-Activation = Literal["prelu", "dice"]
+Activation = Literal["prelu", "dice", "sigmoid"]
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,14 @@ class Dice(nn.Module):
 
 
 def activation_layer(kind: Activation, width: int) -> nn.Module:
-    """PReLU (one slope per unit) or Dice."""
+    """PReLU (one slope per unit), Dice or sigmoid."""
     if kind == "prelu":
         return nn.PReLU(width)
     if kind == "dice":
         return Dice(width)
-    raise ValueError(f"unknown activation {kind!r}; use 'prelu' or 'dice'")
+    if kind == "sigmoid":
+        return nn.Sigmoid()
+    raise ValueError(f"unknown activation {kind!r}; use 'prelu', 'dice' or 'sigmoid'")
 
 
 def mlp(
@@ -138,10 +140,11 @@ def trim_front_padding(
 class TargetAttention(nn.Module):
     """DIN's local activation unit: scores each step of a sequence against a query.
 
-    The score MLP reads [q, k, q - k, q * k]. Its first layer is applied in
-    parts, W [q, k, q-k, q*k] = (Wq + Wd) q + (Wk - Wd) k + Wp (q * k), so the
-    query term is computed once per row instead of once per step; the result
-    is the same as on the concatenation.
+    The score MLP reads [q, k, q - k, q * k]. Two things make it cheap with
+    the same result: it runs on real steps only (padding is never scored),
+    and its first layer is applied in parts,
+    W [q, k, q-k, q*k] = (Wq + Wd) q + (Wk - Wd) k + Wp (q * k),
+    so the query term is computed once per row instead of once per step.
 
     Args:
         dim: Width of query and keys.
@@ -158,14 +161,19 @@ class TargetAttention(nn.Module):
         self.rest = mlp(hidden[0], hidden[1:], activation=activation)
         self.dim = dim
 
-    def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """Raw scores (B, L) of keys (B, L, E) against query (B, E)."""
+    def scores(
+        self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor, *, fill: float = 0.0
+    ) -> torch.Tensor:
+        """Scores (B, L) of keys (B, L, E) against query (B, E); `fill` where mask (B, L) is False."""
         B, L, E = keys.shape
+        rows, steps = mask.nonzero(as_tuple=True)  # (N,), (N,): the real steps
+        real = keys[rows, steps]  # (N, E)
         w_q, w_k, w_d, w_p = self.first.weight.split(E, dim=1)  # each (H1, E)
         on_query = query @ (w_q + w_d).T + self.first.bias  # (B, H1)
-        on_keys = keys @ (w_k - w_d).T + (query.unsqueeze(1) * keys) @ w_p.T  # (B, L, H1)
-        hidden = self.first_activation((on_query.unsqueeze(1) + on_keys).reshape(B * L, -1))
-        return self.rest(hidden).view(B, L)  # (B*L, H1) -> (B, L)
+        hidden = on_query[rows] + real @ (w_k - w_d).T + (query[rows] * real) @ w_p.T  # (N, H1)
+        scored = self.rest(self.first_activation(hidden)).squeeze(-1)  # (N,)
+        out = keys.new_full((B, L), fill)
+        return out.index_put((rows, steps), scored)  # (B, L)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pool keys (B, L, E) by their scores; mask (B, L) is True on real steps.
@@ -173,5 +181,5 @@ class TargetAttention(nn.Module):
         Weights are not softmax-normalised (as in the DIN paper), so the pooled
         vector keeps the intensity of the user's interest.
         """
-        weights = self.scores(query, keys).masked_fill(~mask, 0.0)  # (B, L)
+        weights = self.scores(query, keys, mask)  # (B, L), 0 on padding
         return torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # (B, 1, L) x (B, L, E) -> (B, E)

@@ -77,6 +77,8 @@ def _quiet_logs(verbose: bool = False) -> None:
         # Library deprecation chatter (ibis, Ray Data, Serve's pydantic) is not for users.
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
+        # Some libraries route warnings through logging (captureWarnings) with their own filters.
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 

@@ -60,17 +60,16 @@ def sample_negatives(
 
 
 def auxiliary_loss(output: DIENOutput) -> torch.Tensor:
-    """DIEN's auxiliary loss: BCE of next behaviours (1) vs sampled ones (0), masked."""
-    mask = output.aux_mask.float()
-    if mask.sum() == 0:
+    """DIEN's auxiliary loss: BCE of next behaviours (1) vs sampled ones (0)."""
+    if output.aux_positive.numel() == 0:  # no history has two steps
         return output.logits.new_zeros(())
     positive = F.binary_cross_entropy_with_logits(
-        output.aux_positive, torch.ones_like(mask), reduction="none"
+        output.aux_positive, torch.ones_like(output.aux_positive)
     )
     negative = F.binary_cross_entropy_with_logits(
-        output.aux_negative, torch.zeros_like(mask), reduction="none"
+        output.aux_negative, torch.zeros_like(output.aux_negative)
     )
-    return ((positive + negative) * mask).sum() / mask.sum()
+    return positive + negative
 
 
 def train_epoch(

@@ -104,7 +104,7 @@ def test_a_batch_where_every_history_is_empty_works() -> None:
     logits = model(batch)
     assert logits.shape == (7,) and torch.isfinite(logits).all()
     out = model(_with_negatives(batch), return_aux=True)
-    assert isinstance(out, DIENOutput) and not out.aux_mask.any()
+    assert isinstance(out, DIENOutput) and out.aux_positive.numel() == 0
     assert float(auxiliary_loss(out)) == 0.0
 
 
@@ -126,11 +126,10 @@ def test_aux_output_shapes_and_mask() -> None:
     batch = _with_negatives(_batch())
     out = _model()(batch, return_aux=True)
     assert isinstance(out, DIENOutput)
-    T = int((batch["hist_item_ids"] > 0).sum(1).max())
-    assert out.logits.shape == (7,)
-    assert out.aux_positive.shape == out.aux_negative.shape == out.aux_mask.shape == (7, T - 1)
     lengths = (batch["hist_item_ids"] > 0).sum(1)
-    assert out.aux_mask.sum(1).tolist() == (lengths - 1).clamp(min=0).tolist()
+    pairs = int((lengths - 1).clamp(min=0).sum())  # (t, t + 1) pairs of real steps
+    assert out.logits.shape == (7,)
+    assert out.aux_positive.shape == out.aux_negative.shape == (pairs,)
     assert float(auxiliary_loss(out)) > 0
 
 
@@ -142,7 +141,11 @@ def test_attention_decomposition_equals_the_concatenated_form() -> None:
     concat = torch.cat([qe, k, qe - k, qe * k], dim=-1)  # (B, L, 4E)
     hidden = attention.first_activation(attention.first(concat).reshape(15, -1))
     expected = attention.rest(hidden).view(3, 5)
-    torch.testing.assert_close(attention.scores(q, k), expected)
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    mask[0, :2] = False
+    scores = attention.scores(q, k, mask, fill=-7.0)
+    torch.testing.assert_close(scores[mask], expected[mask])
+    assert (scores[~mask] == -7.0).all()
 
 
 def test_auxiliary_loss_trains_the_extractor_to_predict_the_next_behaviour() -> None:
