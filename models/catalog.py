@@ -10,6 +10,8 @@ from recplat.models.dien import DIEN, DIENConfig
 from recplat.models.din import DIN, DINConfig
 from recplat.models.embedding_mlp import EmbeddingMLP, EmbeddingMLPConfig
 from recplat.models.layers import Vocab
+from recplat.models.logistic import LogisticRegression, LogisticRegressionConfig
+from recplat.models.rating_mlp import RatingMLP, RatingMLPConfig
 from torch import nn
 
 
@@ -21,12 +23,17 @@ class CatalogEntry:
     config: type[Any]
     uses_sequence: bool
     needs_negatives: bool = False  # trained with sampled negative behaviours (aux loss)
+    task: str = "binary"  # "binary": click logit, BCE; "regression": rating, MSE
 
 
 CATALOG: dict[str, CatalogEntry] = {
     "embedding_mlp": CatalogEntry(EmbeddingMLP, EmbeddingMLPConfig, uses_sequence=False),
     "din": CatalogEntry(DIN, DINConfig, uses_sequence=True),
     "dien": CatalogEntry(DIEN, DIENConfig, uses_sequence=True, needs_negatives=True),
+    "logistic_regression": CatalogEntry(
+        LogisticRegression, LogisticRegressionConfig, uses_sequence=False
+    ),
+    "rating_mlp": CatalogEntry(RatingMLP, RatingMLPConfig, uses_sequence=False, task="regression"),
 }
 
 

@@ -15,11 +15,11 @@ end in the zero interest state.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple, overload
 
 import torch
+from recplat.models.augru import AUGRUCell, augru, run_cell
 from recplat.models.layers import Activation, FieldEmbeddings, TargetAttention, Vocab, mlp
 from torch import nn
 
@@ -48,106 +48,6 @@ class DIENOutput(NamedTuple):
     logits: torch.Tensor  # (B,)
     aux_positive: torch.Tensor  # (N,) state at t vs the real behaviour t + 1
     aux_negative: torch.Tensor  # (N,) state at t vs a sampled behaviour
-
-
-class AUGRUCell(nn.Module):
-    """GRU cell whose update gate can be scaled by an attention score.
-
-    u' = a * u;  h' = (1 - u') * h + u' * h~. With a = 1 it is a plain GRU
-    cell (DIEN's interest extractor uses it so). Input and hidden paths have
-    separate biases (as in `nn.GRUCell`). Gates are ordered (reset, update, new).
-    """
-
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
-        bound = 1.0 / math.sqrt(hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
-
-    def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Input path for all steps at once: (..., I) -> (..., 3H)."""
-        return torch.nn.functional.linear(x, self.weight_ih, self.bias_ih)
-
-    def step(self, x_proj: torch.Tensor, h: torch.Tensor, att: torch.Tensor | None) -> torch.Tensor:
-        """One step from projected input (B, 3H), state (B, H), attention (B, 1) or None."""
-        H = self.hidden_size
-        gh = torch.addmm(self.bias_hh, h, self.weight_hh.T)  # (B, 3H)
-        gates = torch.sigmoid(x_proj[:, : 2 * H] + gh[:, : 2 * H])  # (B, 2H): reset, update
-        reset, update = gates[:, :H], gates[:, H:]
-        candidate = torch.tanh(x_proj[:, 2 * H :] + reset * gh[:, 2 * H :])  # (B, H)
-        if att is not None:
-            update = att * update
-        return torch.addcmul(h, update, candidate - h)  # h + u' * (h~ - h)
-
-    def forward(self, x: torch.Tensor, h: torch.Tensor, att: torch.Tensor | None) -> torch.Tensor:
-        """One step from raw input x (B, I)."""
-        return self.step(self.project_inputs(x), h, att)
-
-
-def augru_reference(cell: AUGRUCell, x: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-    """Plain loop over every step: the specification the fast path is tested against.
-
-    Args:
-        cell: The AUGRU cell.
-        x: Inputs (B, T, I).
-        att: Attention scores (B, T), 0 on padded steps.
-
-    Returns:
-        Final state (B, H).
-    """
-    h = x.new_zeros(x.shape[0], cell.hidden_size)
-    for t in range(x.shape[1]):
-        h = cell(x[:, t], h, att[:, t : t + 1])
-    return h
-
-
-def run_cell(
-    cell: AUGRUCell, x: torch.Tensor, lengths: torch.Tensor, att: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fast loop of `cell` over left-aligned sequences, like a packed RNN.
-
-    One input projection for all steps; rows sorted by length so that step t
-    updates only the prefix of rows still running. A row that stopped keeps
-    its state, exactly as the reference loop does with attention 0 on its
-    padded steps.
-
-    Args:
-        cell: The cell.
-        x: Left-aligned inputs (B, T, I).
-        lengths: Real steps per row (B,).
-        att: Attention (B, T), 0 past each row's length; None for a plain GRU.
-
-    Returns:
-        States after every step (B, T', H), zero past each row's length
-        (T' = longest length), and the final state (B, H).
-    """
-    B, H = x.shape[0], cell.hidden_size
-    steps = int(lengths.max()) if lengths.numel() else 0
-    if steps == 0:
-        return x.new_zeros(B, 0, H), x.new_zeros(B, H)
-    order = torch.argsort(lengths, descending=True, stable=True)  # (B,)
-    running = (lengths[order].unsqueeze(0) > torch.arange(steps, device=x.device).unsqueeze(1)).sum(1)
-    # unbind: per-step views whose backward is one stack, not a full-size copy per step.
-    projected = cell.project_inputs(x[order, :steps]).unbind(1)  # T' x (B, 3H)
-    weights = att[order, :steps].unsqueeze(-1).unbind(1) if att is not None else None  # T' x (B, 1)
-    h = x.new_zeros(B, H)
-    states = []
-    for t, n in enumerate(running.tolist()):
-        stepped = cell.step(projected[t][:n], h[:n], weights[t][:n] if weights else None)  # (n, H)
-        states.append(torch.nn.functional.pad(stepped, (0, 0, 0, B - n)))  # (B, H), 0 when done
-        h = torch.cat([stepped, h[n:]]) if n < B else stepped  # (B, H)
-    restore = torch.argsort(order)  # back to the input order
-    return torch.stack(states, dim=1)[restore], h[restore]
-
-
-def augru(cell: AUGRUCell, x: torch.Tensor, att: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Fast AUGRU: final state (B, H) of `run_cell` with attention."""
-    return run_cell(cell, x, lengths, att)[1]
 
 
 def left_align(seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -164,7 +164,7 @@ class TargetAttention(nn.Module):
     def scores(
         self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor, *, fill: float = 0.0
     ) -> torch.Tensor:
-        """Scores (B, L) of keys (B, L, E) against query (B, E); `fill` where mask (B, L) is False."""
+        """Scores (B, L) of keys (B, L, E) against query (B, E); `fill` where mask is False."""
         B, L, E = keys.shape
         rows, steps = mask.nonzero(as_tuple=True)  # (N,), (N,): the real steps
         real = keys[rows, steps]  # (N, E)

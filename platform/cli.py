@@ -128,6 +128,38 @@ def data_generate(
     )
 
 
+@data_app.command("import-movielens")
+def data_import_movielens(
+    folder: Annotated[Path, typer.Argument(help="A GroupLens ml-100k or ml-1m folder.")],
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Import MovieLens ratings (rating >= 4 is a click) through the events gate."""
+    from recplat.events.ingest import ingest
+    from recplat.events.movielens import ImportFormatError, load_movielens
+
+    ctx = _context(feature_repo, home)
+    try:
+        data = load_movielens(folder)
+    except ImportFormatError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    with console.status("validating and ingesting..."):
+        result = _guard(
+            lambda: ingest(
+                events=data.events,
+                users=data.users,
+                items=data.items,
+                settings=ctx.settings,
+                gate=ctx.gate,
+            )
+        )
+    console.print(
+        f"accepted {result.events:,} ratings as events, {result.users:,} users, "
+        f"{result.items:,} movies -> {ctx.settings.events_path}"
+    )
+
+
 @features_app.command("build")
 def features_build(feature_repo: FeatureRepo = None, home: Home = None) -> None:
     """Compute the offline feature tables from the accepted events, gate and publish them."""

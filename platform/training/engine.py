@@ -59,6 +59,31 @@ def sample_negatives(
     return negatives, item_categories[negatives] * (history > 0)
 
 
+def length_buckets(
+    order: np.ndarray,
+    lengths: np.ndarray,
+    *,
+    batch_size: int,
+    rng: np.random.Generator,
+    window: int = 50,
+) -> list[np.ndarray]:
+    """Batches of rows with similar history lengths, in random order.
+
+    Rows are taken in `order` in windows of `window` batches; each window is
+    sorted by length and cut into batches; then all batches are shuffled.
+    Sequence models run to the longest history in a batch (DIEN's recurrent
+    loops step once per position), so mixing a 50-step history with 5-step
+    ones wastes most of a batch's work. Each epoch still sees every row once.
+    """
+    span = batch_size * window
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), span):
+        chunk = order[start : start + span]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def auxiliary_loss(output: DIENOutput) -> torch.Tensor:
     """DIEN's auxiliary loss: BCE of next behaviours (1) vs sampled ones (0)."""
     if output.aux_positive.numel() == 0:  # no history has two steps
@@ -84,18 +109,26 @@ def train_epoch(
     item_categories: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     use_amp: bool = False,
+    task: str = "binary",
 ) -> float:
-    """Train over the rows in `order`; returns the mean click loss.
+    """Train over the rows in `order`; returns the mean main loss.
 
-    With `item_categories` set, each batch gets sampled negatives and the
-    model is asked for its auxiliary output (DIEN).
+    `task` "binary" fits the click logit to `label` with cross-entropy;
+    "regression" fits the output to `rating` with squared error. With
+    `item_categories` set, each batch gets sampled negatives and the model is
+    asked for its auxiliary output (DIEN).
     """
     model.train()
-    labels = torch.from_numpy(arrays["label"]).float()
+    regression = task == "regression"
+    labels = torch.from_numpy(arrays["rating" if regression else "label"]).float()
     rng = rng or np.random.default_rng(0)
+    if "hist_item_ids" in arrays:
+        lengths = (arrays["hist_item_ids"] > 0).sum(axis=1)
+        batches = length_buckets(order, lengths, batch_size=batch_size, rng=rng)
+    else:
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     total, seen = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
+    for index in batches:
         batch = to_batch(arrays, index, device)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             if item_categories is not None:
@@ -108,7 +141,11 @@ def train_epoch(
                 logits, extra = output.logits, aux_weight * auxiliary_loss(output)
             else:
                 logits, extra = model(batch), None
-        loss = F.binary_cross_entropy_with_logits(logits.float(), labels[index].to(device))
+        target = labels[index].to(device)
+        if regression:
+            loss = F.mse_loss(logits.float(), target)
+        else:
+            loss = F.binary_cross_entropy_with_logits(logits.float(), target)
         optimizer.zero_grad(set_to_none=True)
         (loss + extra if extra is not None else loss).backward()
         optimizer.step()

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
-
 from recplat.models.catalog import build_model, entry
 from recplat.training.engine import FitOptions, FitState, fit, predict_logits
 from recplat.training.job import TrainingData, TrainOptions
 from recplat.training.metrics import classification_metrics
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,9 @@ class LocalResult:
     train_seconds: float
 
 
-def train_local(*, data: TrainingData, options: TrainOptions, **config_overrides: Any) -> LocalResult:
+def train_local(
+    *, data: TrainingData, options: TrainOptions, **config_overrides: Any
+) -> LocalResult:
     """Train and test one model on `data` in this process.
 
     Args:

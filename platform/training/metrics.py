@@ -48,3 +48,9 @@ def classification_metrics(
         "gauc": gauc(users, labels, probabilities),
         "logloss": logloss(labels, probabilities),
     }
+
+
+def regression_metrics(targets: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """RMSE and MAE."""
+    error = np.asarray(predictions, dtype=np.float64) - np.asarray(targets, dtype=np.float64)
+    return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}

@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from recplat.models.dien import (
-    DIEN,
-    AUGRUCell,
-    DIENConfig,
-    DIENOutput,
-    augru,
-    augru_reference,
-    left_align,
-)
+from recplat.models.augru import AUGRUCell, augru, augru_reference
+from recplat.models.dien import DIEN, DIENConfig, DIENOutput, left_align
 from recplat.models.layers import TargetAttention, Vocab
 from recplat.training.engine import auxiliary_loss, predict_logits, train_epoch
 from recplat.training.metrics import auc

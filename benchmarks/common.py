@@ -1,0 +1,56 @@
+"""Shared helpers of the benchmark scripts: build a data set through the real pipeline."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from recplat.context import PlatformContext
+from recplat.events.synthetic import GeneratorConfig
+from recplat.pipeline import run_feature_stages
+from recplat.settings import Settings
+from recplat.training.job import TrainingData, prepare_training_data
+
+REPO = Path(__file__).resolve().parents[1] / "feature_repo"
+
+
+@contextmanager
+def scratch_settings() -> Iterator[Settings]:
+    """Settings over a throwaway copy of the feature repo."""
+    root = Path(tempfile.mkdtemp(prefix="recplat-bench-"))
+    try:
+        shutil.copytree(
+            REPO, root / "feature_repo", ignore=shutil.ignore_patterns("data", "__pycache__")
+        )
+        yield Settings(feature_repo=root / "feature_repo", home=root / "home")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def training_data(settings: Settings, config: GeneratorConfig) -> TrainingData:
+    """Generate -> gates -> Feast -> point-in-time training set."""
+    ctx = PlatformContext(settings=settings)
+    run_feature_stages(ctx, config=config)
+    return prepare_training_data(settings=settings, gate=ctx.gate)
+
+
+def latency_ms(fn: Callable[[], Any], *, repeats: int = 200, warmup: int = 10) -> dict[str, float]:
+    """p50 and p99 of `fn` in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1e3)
+    samples.sort()
+    return {
+        "p50_ms": statistics.median(samples),
+        "p99_ms": samples[min(len(samples) - 1, int(0.99 * len(samples)))],
+    }

@@ -1,0 +1,204 @@
+"""recplat DIN / DIEN vs DeepCTR-Torch 0.3.0, same data, sizes, batch, epochs and threads.
+
+    .venv/bin/pip install -e '.[bench]' --config-settings editable_mode=strict
+    .venv/bin/python benchmarks/train_vs_peers.py [--epochs 2] [--batch-size 256] [--threads 2]
+
+Prints training samples/s and test AUC side by side, the ratios the targets
+are about, and forward latency at batch 100 (one user, 100 candidates).
+Writes benchmarks/results/train_vs_peers.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import latency_ms, scratch_settings, training_data
+from recplat.events.synthetic import GeneratorConfig
+from recplat.models.catalog import build_model, entry
+from recplat.models.layers import CONTEXT_FIELDS
+from recplat.training.engine import predict_logits, to_batch, train_epoch
+from recplat.training.job import TrainingData
+from recplat.training.metrics import auc
+
+SIZES = {"hidden": (256, 128), "attention_hidden": (64, 16)}  # DeepCTR-Torch's defaults
+
+
+def ours(name: str, data: TrainingData, args: argparse.Namespace) -> dict[str, Any]:
+    torch.manual_seed(args.seed)
+    model = build_model(
+        name, entry(name).config(vocab=data.vocab, embed_dim=args.embed_dim, **SIZES)
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train = data.arrays["train"]
+    started = time.perf_counter()
+    for epoch in range(args.epochs):
+        rng = np.random.default_rng((args.seed, epoch))
+        train_epoch(
+            model, train, rng.permutation(len(train["label"])), optimizer=optimizer,
+            batch_size=args.batch_size, device=torch.device("cpu"),
+            aux_weight=1.0 if entry(name).needs_negatives else 0.0,
+            item_categories=data.item_categories if entry(name).needs_negatives else None, rng=rng,
+        )  # fmt: skip
+    seconds = time.perf_counter() - started
+    test = data.arrays["test"]
+    batch = to_batch(_candidates(test), np.arange(100), torch.device("cpu"))
+    model.eval()
+    with torch.no_grad():
+        latency = latency_ms(lambda: model(batch))
+    return {
+        "samples_per_s": args.epochs * len(train["label"]) / seconds,
+        "test_auc": auc(test["label"], predict_logits(model, test)),
+        "forward_b100": latency,
+    }
+
+
+def _candidates(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One user's row (the one with the longest history) against 100 candidate items."""
+    row = int(np.argmax((arrays["hist_item_ids"] > 0).sum(1)))
+    out = {k: np.repeat(v[row : row + 1], 100, axis=0) for k, v in arrays.items()}
+    out["item_id"] = arrays["item_id"][:100].copy()
+    out["category_id"] = arrays["category_id"][:100].copy()
+    return out
+
+
+def _post_padded(front: np.ndarray) -> np.ndarray:
+    """DeepCTR wants sequences left-aligned (padding at the end)."""
+    out = np.zeros_like(front)
+    for i, row in enumerate(front):
+        real = row[row > 0]
+        out[i, : len(real)] = real
+    return out
+
+
+def deepctr(name: str, data: TrainingData, args: argparse.Namespace) -> dict[str, Any]:
+    from deepctr_torch.inputs import SparseFeat, VarLenSparseFeat
+    from deepctr_torch.models import DIEN, DIN
+
+    dim, L, vocab = args.embed_dim, data.max_len, data.vocab
+
+    def inputs(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        x = {k: arrays[k] for k in ("user_id", "item_id", "category_id", *CONTEXT_FIELDS)}
+        x["hist_item_id"] = _post_padded(arrays["hist_item_ids"])
+        x["hist_category_id"] = _post_padded(arrays["hist_category_ids"])
+        x["seq_length"] = (arrays["hist_item_ids"] > 0).sum(1)
+        negatives = rng.integers(1, vocab.items, size=x["hist_item_id"].shape) * (
+            x["hist_item_id"] > 0
+        )
+        x["neg_hist_item_id"] = negatives
+        x["neg_hist_category_id"] = data.item_categories[negatives] * (negatives > 0)
+        return x
+
+    columns = [
+        SparseFeat("user_id", vocab.users, embedding_dim=dim),
+        SparseFeat("item_id", vocab.items, embedding_dim=dim),
+        SparseFeat("category_id", vocab.categories, embedding_dim=dim),
+        *[SparseFeat(k, n, embedding_dim=dim) for k, n in CONTEXT_FIELDS.items()],
+        VarLenSparseFeat(SparseFeat("hist_item_id", vocab.items, embedding_dim=dim, embedding_name="item_id"), maxlen=L, length_name="seq_length"),
+        VarLenSparseFeat(SparseFeat("hist_category_id", vocab.categories, embedding_dim=dim, embedding_name="category_id"), maxlen=L, length_name="seq_length"),
+    ]  # fmt: skip
+    behaviour = ["item_id", "category_id"]
+    torch.manual_seed(args.seed)
+    if name == "din":
+        model = DIN(columns, behaviour, device="cpu", seed=args.seed)
+    else:
+        columns += [
+            VarLenSparseFeat(SparseFeat("neg_hist_item_id", vocab.items, embedding_dim=dim, embedding_name="item_id"), maxlen=L, length_name="seq_length"),
+            VarLenSparseFeat(SparseFeat("neg_hist_category_id", vocab.categories, embedding_dim=dim, embedding_name="category_id"), maxlen=L, length_name="seq_length"),
+        ]  # fmt: skip
+        model = DIEN(
+            columns, behaviour, gru_type="AUGRU", use_negsampling=True, device="cpu", seed=args.seed
+        )
+    model.compile("adam", "binary_crossentropy")
+    rng = np.random.default_rng(args.seed)
+    train, test = inputs(data.arrays["train"], rng), inputs(data.arrays["test"], rng)
+    started = time.perf_counter()
+    model.fit(
+        train,
+        data.arrays["train"]["label"],
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        verbose=0,
+        shuffle=True,
+    )
+    seconds = time.perf_counter() - started
+    scores = model.predict(test, batch_size=4096).ravel()
+    candidates = inputs(_candidates(data.arrays["test"]), rng)
+    x = torch.from_numpy(
+        np.concatenate(
+            [np.asarray(candidates[f]).reshape(100, -1) for f in model.feature_index], axis=-1
+        )
+    ).float()
+    model.eval()
+    with torch.no_grad():
+        latency = latency_ms(lambda: model(x))
+    return {
+        "samples_per_s": args.epochs * len(data.arrays["train"]["label"]) / seconds,
+        "test_auc": auc(data.arrays["test"]["label"], scores),
+        "forward_b100": latency,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="recplat vs DeepCTR-Torch training speed and AUC")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--embed-dim", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--impressions", type=int, default=120_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--models", nargs="+", default=["din", "dien"])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train_vs_peers.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    with scratch_settings() as settings:
+        data = training_data(
+            settings, GeneratorConfig(impressions=args.impressions, seed=args.seed)
+        )
+    results: dict[str, dict[str, Any]] = {}
+    for name in args.models:
+        results[f"recplat {name}"] = ours(name, data, args)
+        print(f"recplat {name}: {results[f'recplat {name}']}", flush=True)
+        results[f"DeepCTR-Torch {name}"] = deepctr(name, data, args)
+        print(f"DeepCTR-Torch {name}: {results[f'DeepCTR-Torch {name}']}", flush=True)
+
+    rows = len(data.arrays["train"]["label"])
+    print(f"\n{rows:,} training rows, L={data.max_len}, embed {args.embed_dim}, batch {args.batch_size}, "
+          f"{args.epochs} epochs, {args.threads} threads")  # fmt: skip
+    print(f"{'model':24} {'samples/s':>10} {'test AUC':>9} {'fwd b100 p50 ms':>16}")
+    for key, r in results.items():
+        print(
+            f"{key:24} {r['samples_per_s']:10.0f} {r['test_auc']:9.4f} {r['forward_b100']['p50_ms']:16.2f}"
+        )
+    ratios = {}
+    for name in args.models:
+        ratios[f"{name} speed vs DeepCTR"] = (
+            results[f"recplat {name}"]["samples_per_s"]
+            / results[f"DeepCTR-Torch {name}"]["samples_per_s"]
+        )
+    if {"din", "dien"} <= set(args.models):
+        ratios["recplat DIEN vs recplat DIN speed"] = (
+            results["recplat dien"]["samples_per_s"] / results["recplat din"]["samples_per_s"]
+        )
+    for key, value in ratios.items():
+        print(f"{key}: {value:.2f}x")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {"args": vars(args) | {"out": str(args.out)}, "results": results, "ratios": ratios},
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
