@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 T = TypeVar("T")
+DEMO_MODELS = ("embedding_mlp", "din", "dien")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _ray_session(ctx: PlatformContext) -> Iterator[None]:
 
 
 def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) -> DemoResult:
-    """Generate -> validate -> Feast -> train two models -> register -> serve -> rank over HTTP."""
+    """Generate -> validate -> Feast -> train 3 models -> register -> serve -> rank over HTTP."""
     from recplat.events.ingest import ingest
     from recplat.events.synthetic import generate
     from recplat.features.build import build_features, materialize
@@ -85,7 +86,7 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
 
     started = time.perf_counter()
     settings = ctx.settings
-    steps = _Steps(console, total=11)
+    steps = _Steps(console, total=12)
     config = GeneratorConfig(
         users=options.users, items=options.items, impressions=options.impressions, seed=options.seed
     )
@@ -118,7 +119,7 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
     outcomes = []
     rankings: list[dict[str, Any]] = []
     with _ray_session(ctx):
-        for name in ("embedding_mlp", "din"):
+        for name in DEMO_MODELS:
             opts = TrainOptions(
                 model_name=name, epochs=options.epochs, seed=options.seed, threads=2
             )
@@ -129,14 +130,15 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
                 ),  # type: ignore[misc]
             )
             outcomes.append(outcome)
-        din = outcomes[-1]
+        # Serve the model that did best on the validation split.
+        best = max(outcomes, key=lambda o: o.metrics["best_val_auc"])
         steps.run(
-            f"promote din version {din.version} to production",
-            lambda: ctx.metadata.promote(model_name="din", version=din.version),
+            f"promote {best.model_name} version {best.version} (best validation AUC) to production",
+            lambda: ctx.metadata.promote(model_name=best.model_name, version=best.version),
         )
         url = steps.run(
-            "start Ray Serve ranking app",
-            lambda: start_serving(settings, model_name="din", port=options.port),
+            f"start Ray Serve ranking app with {best.model_name}",
+            lambda: start_serving(settings, model_name=best.model_name, port=options.port),
         )
 
         def ask() -> list[dict[str, Any]]:

@@ -138,35 +138,34 @@ def _ratings(rows: Rows, path: Path, known_users: set[int], known_items: set[int
     return frame.drop(columns=["unix"])
 
 
+def _user_row(path: Path, line: int, user_id: str, age: str, gender: str) -> tuple[int, ...]:
+    code = {"M": 0, "F": 1}.get(gender)
+    if code is None:
+        raise ImportFormatError(path, line, f"gender must be M or F, got {gender!r}")
+    return (_int(path, line, "user id", user_id), _age_bucket(_int(path, line, "age", age)), code)
+
+
+def _rating_row(path: Path, line: int, fields: list[str]) -> tuple[int, ...]:
+    names = ("user id", "movie id", "rating", "timestamp")
+    return tuple(_int(path, line, name, value) for name, value in zip(names, fields, strict=True))
+
+
 def load_ml100k(folder: Path) -> ImportedData:
     """Read an ml-100k folder (`u.data`, `u.item`, `u.user`)."""
     items_rows: Rows = []
-    users_rows: Rows = []
-    ratings_rows: Rows = []
     item_file, user_file, data_file = folder / "u.item", folder / "u.user", folder / "u.data"
     for line, f in _fields(item_file, "latin-1", "|", 5 + len(ML100K_GENRES)):
         item = _int(item_file, line, "movie id", f[0])
         flags = [_int(item_file, line, "genre flag", v) for v in f[5:]]
         genre = flags.index(1) if 1 in flags else 0
         items_rows.append((item, genre + 1))
-    for line, f in _fields(user_file, "ascii", "|", 5):
-        gender = {"M": 0, "F": 1}.get(f[2])
-        if gender is None:
-            raise ImportFormatError(user_file, line, f"gender must be M or F, got {f[2]!r}")
-        users_rows.append(
-            (
-                _int(user_file, line, "user id", f[0]),
-                _age_bucket(_int(user_file, line, "age", f[1])),
-                gender,
-            )
-        )
-    for line, f in _fields(data_file, "ascii", "\t", 4):
-        ratings_rows.append(
-            tuple(
-                _int(data_file, line, name, v)
-                for name, v in zip(("user id", "item id", "rating", "timestamp"), f, strict=True)
-            )
-        )
+    users_rows = [
+        _user_row(user_file, line, f[0], f[1], f[2])
+        for line, f in _fields(user_file, "ascii", "|", 5)
+    ]
+    ratings_rows = [
+        _rating_row(data_file, line, f) for line, f in _fields(data_file, "ascii", "\t", 4)
+    ]
     return _assemble(users_rows, items_rows, ratings_rows, data_file)
 
 
@@ -175,8 +174,6 @@ def load_ml1m(folder: Path) -> ImportedData:
     movies, users, ratings = folder / "movies.dat", folder / "users.dat", folder / "ratings.dat"
     genres: dict[str, int] = {}
     items_rows: Rows = []
-    users_rows: Rows = []
-    ratings_rows: Rows = []
     for line, f in _fields(movies, "latin-1", "::", 3):
         first = f[2].split("|")[0].strip()
         if not first:
@@ -184,24 +181,10 @@ def load_ml1m(folder: Path) -> ImportedData:
         items_rows.append(
             (_int(movies, line, "movie id", f[0]), genres.setdefault(first, len(genres) + 1))
         )
-    for line, f in _fields(users, "ascii", "::", 5):
-        gender = {"M": 0, "F": 1}.get(f[1])
-        if gender is None:
-            raise ImportFormatError(users, line, f"gender must be M or F, got {f[1]!r}")
-        users_rows.append(
-            (
-                _int(users, line, "user id", f[0]),
-                _age_bucket(_int(users, line, "age", f[2])),
-                gender,
-            )
-        )
-    for line, f in _fields(ratings, "ascii", "::", 4):
-        ratings_rows.append(
-            tuple(
-                _int(ratings, line, name, v)
-                for name, v in zip(("user id", "movie id", "rating", "timestamp"), f, strict=True)
-            )
-        )
+    users_rows = [
+        _user_row(users, line, f[0], f[2], f[1]) for line, f in _fields(users, "ascii", "::", 5)
+    ]
+    ratings_rows = [_rating_row(ratings, line, f) for line, f in _fields(ratings, "ascii", "::", 4)]
     return _assemble(users_rows, items_rows, ratings_rows, ratings)
 
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-BEHAVIOUR_COLUMNS = ("user_id", "item_id", "event_timestamp", "event_id")
+from recplat.events.schema import ITEM_COLUMNS, USER_COLUMNS
 
 
 def user_profile_table(users: pd.DataFrame) -> pd.DataFrame:
     """Static user attributes, one row per user."""
-    return users[["user_id", "age_bucket", "gender", "event_timestamp"]].copy()
+    return users[list(USER_COLUMNS)].copy()
 
 
 def item_attributes_table(items: pd.DataFrame) -> pd.DataFrame:
     """Item attributes, one row per item."""
-    return items[["item_id", "category_id", "price_bucket", "event_timestamp"]].copy()
+    return items[list(ITEM_COLUMNS)].copy()
 
 
 def behaviours(events: pd.DataFrame) -> pd.DataFrame:

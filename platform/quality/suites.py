@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from recplat.events.schema import EVENT_DEVICES, EVENT_TYPES
+from recplat.events.schema import EVENT_COLUMNS, EVENT_DEVICES, EVENT_TYPES
 
 Derive = Callable[[pd.DataFrame], pd.Series]
 
@@ -48,17 +48,7 @@ def events_suite(*, now: datetime | None = None) -> SuiteSpec:
     import great_expectations.expectations as gxe
 
     now_s = int((now or datetime.now(UTC)).timestamp())
-    columns = (
-        "event_id",
-        "user_id",
-        "item_id",
-        "event_timestamp",
-        "event_type",
-        "clicked",
-        "hour",
-        "weekday",
-        "device",
-    )
+    columns = EVENT_COLUMNS
 
     def build() -> list[Any]:
         return [

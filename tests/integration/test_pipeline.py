@@ -54,7 +54,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, ray_session: None) -> Ite
             options=TrainOptions(model_name=name, epochs=2, batch_size=256, threads=1),
             metadata=ctx.metadata,
         )
-        for name in ("embedding_mlp", "din")
+        for name in ("embedding_mlp", "din", "dien")
     }
     ctx.metadata.promote(model_name="din", version=outcomes["din"].version)
     url = start_serving(ctx.settings, model_name="din", port=PORT)

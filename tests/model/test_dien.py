@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from recplat.models.augru import AUGRUCell, augru, augru_reference
+from recplat.models.augru import AUGRUCell, augru, augru_reference, run_cell
 from recplat.models.dien import DIEN, DIENConfig, DIENOutput, left_align
 from recplat.models.layers import TargetAttention, Vocab
 from recplat.training.engine import auxiliary_loss, predict_logits, train_epoch
@@ -47,6 +47,34 @@ def test_fast_augru_matches_the_reference_loop_in_outputs_and_gradients(lengths:
     for row, n in enumerate(lengths):
         if n == 0:
             assert torch.equal(fast[row], torch.zeros(5))
+
+
+def test_run_cell_states_and_attention_gradients_match_the_reference_loop() -> None:
+    # Every state is used (as DIEN's extractor does) and attention gets a gradient.
+    torch.manual_seed(0)
+    cell = AUGRUCell(4, 5).double()
+    lengths = torch.tensor([6, 3, 0, 1])
+    mask = torch.arange(6).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+    x = (torch.randn(4, 6, 4, dtype=torch.double) * mask.unsqueeze(-1)).requires_grad_()
+    att = (torch.rand(4, 6, dtype=torch.double) * mask).requires_grad_()
+    weights = torch.randn(4, 6, 5, dtype=torch.double)
+
+    states, final = run_cell(cell, x, lengths, att)
+    h, reference = x.new_zeros(4, 5), []
+    for t in range(6):
+        h = cell(x[:, t], h, att[:, t : t + 1])
+        reference.append(h * mask[:, t : t + 1])
+    expected = torch.stack(reference, dim=1)  # (B, T, H), zero on padding
+    torch.testing.assert_close(states, expected)
+    torch.testing.assert_close(final, h)
+
+    inputs = [x, att, *cell.parameters()]
+    got = torch.autograd.grad((states * weights).sum() + 0.3 * final.sum(), inputs)
+    want = torch.autograd.grad((expected * weights).sum() + 0.3 * h.sum(), inputs)
+    torch.testing.assert_close(got[0], want[0])
+    torch.testing.assert_close(got[1][mask], want[1][mask])  # padded attention is masked anyway
+    for g, w in zip(got[2:], want[2:], strict=True):
+        torch.testing.assert_close(g, w)
 
 
 def test_augru_input_and_hidden_paths_have_their_own_biases() -> None:
