@@ -238,7 +238,9 @@ def quality_list(
 
 @app.command("train")
 def train_command(
-    model: Annotated[str, typer.Option(help="Model: embedding_mlp or din.")] = "din",
+    model: Annotated[
+        str, typer.Option(help="Model: embedding_mlp, din, dien or logistic_regression.")
+    ] = "din",
     epochs: Annotated[
         int, typer.Option(help="Maximum epochs (early stopping on validation AUC).")
     ] = 3,
@@ -254,8 +256,13 @@ def train_command(
     home: Home = None,
 ) -> None:
     """Train a model on the point-in-time training set with Ray Train and register it."""
+    from recplat.models.catalog import CATALOG
     from recplat.training.job import TrainOptions, prepare_training_data, train_model
 
+    if model not in CATALOG or CATALOG[model].task != "binary":
+        ranking = sorted(n for n, spec in CATALOG.items() if spec.task == "binary")
+        console.print(f"[red]unknown ranking model {model!r}; choose one of {ranking}[/]")
+        raise typer.Exit(2)
     ctx = _context(feature_repo, home)
     options = TrainOptions(
         model_name=model,

@@ -15,7 +15,7 @@ Generative process (docs/data.md has the long form):
    half from global popularity.
 6. Click probability is a logistic function of
    - the target's match with the current interests (1 in, 0.5 neighbour),
-   - the share of the user's last 5 clicks in the target's category
+   - the share of the user's last `recent_window` clicks in the target's category
      (affinity to *recent* behaviour),
    - item quality,
    - context: a device x category effect and an evening (18-23h) lift.
@@ -33,7 +33,6 @@ import pandas as pd
 from recplat.events.schema import DEVICES, EVENT_COLUMNS
 
 START: datetime = datetime(2026, 1, 1, tzinfo=UTC)
-RECENT_CLICKS = 5
 # Evening-heavy hour-of-day profile for sessions.
 _HOUR_WEIGHTS = np.array(
     [1, 1, 1, 1, 1, 1, 2, 3, 4, 4, 4, 4, 5, 4, 4, 4, 4, 5, 7, 8, 8, 7, 5, 3], float
@@ -52,6 +51,7 @@ class GeneratorConfig:
         impressions_per_request: Items shown per ranking request.
         days: Length of the simulated period, starting 2026-01-01 UTC.
         drift: Per-session probability that an interest moves to a neighbour.
+        recent_window: How many of the user's last clicks define "recent behaviour".
         seed: Seed of the only random generator used.
     """
 
@@ -62,6 +62,7 @@ class GeneratorConfig:
     impressions_per_request: int = 8
     days: int = 30
     drift: float = 0.15
+    recent_window: int = 5
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -72,6 +73,8 @@ class GeneratorConfig:
             raise ValueError("GeneratorConfig.categories must be >= 3 (a ring)")
         if not 1 <= self.impressions_per_request <= self.items:
             raise ValueError("impressions_per_request must be in 1..items")
+        if self.recent_window < 1:
+            raise ValueError("GeneratorConfig.recent_window must be >= 1")
         if not 0.0 <= self.drift <= 1.0:
             raise ValueError("GeneratorConfig.drift must be in [0, 1]")
 
@@ -176,7 +179,7 @@ def generate(config: GeneratorConfig) -> SyntheticData:
                 cat = int(item_cat[idx])
                 dist = min(_ring_distance(cat, c, n_cat) for c in interests)
                 match = 1.0 if dist == 0 else (0.5 if dist == 1 else 0.0)
-                window = recent[-RECENT_CLICKS:]
+                window = recent[-config.recent_window :]
                 affinity = window.count(cat) / len(window) if window else 0.0
                 context = 0.6 if (cat + int(dev)) % 3 == 0 else -0.2
                 context += 0.3 if 18 <= hour <= 23 else 0.0

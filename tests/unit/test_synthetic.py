@@ -93,7 +93,9 @@ def test_interests_drift_over_time() -> None:
     assert np.mean(top_early[both] != top_late[both]) > 0.4
 
 
-@pytest.mark.parametrize("field,value", [("users", 0), ("categories", 2), ("drift", 1.5)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("users", 0), ("categories", 2), ("drift", 1.5), ("recent_window", 0)]
+)
 def test_bad_knobs_are_rejected(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         GeneratorConfig(**{field: value})  # type: ignore[arg-type]
