@@ -289,16 +289,10 @@ def train_command(
 
 def metrics_table(outcomes: list[TrainOutcome]) -> Table:
     """Test metrics of trained models side by side."""
-    table = Table(
-        "model",
-        "version",
-        "test AUC",
-        "test GAUC",
-        "test logloss",
-        "epochs",
-        "train rows",
-        title="test metrics",
-    )
+    table = Table(title="test metrics")
+    table.add_column("model", no_wrap=True)
+    for name in ("version", "test AUC", "test GAUC", "test logloss", "epochs", "train rows"):
+        table.add_column(name, justify="right")
     for o in outcomes:
         m = o.metrics
         table.add_row(
