@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from recplat.features import offline
-from recplat.features.repo import open_store
+from recplat.features.repo import open_store, quiet_library_warnings
 from recplat.quality.gate import Gate
 from recplat.quality.suites import item_attributes_suite, user_profile_suite, user_sequence_suite
 from recplat.settings import Settings
@@ -74,5 +74,6 @@ def materialize(
         )
         start = pd.Timestamp(first).to_pydatetime() - timedelta(seconds=1)
     store = open_store(settings.feature_repo)
-    store.materialize(start_date=start, end_date=end)
+    with quiet_library_warnings():
+        store.materialize(start_date=start, end_date=end)
     return start, end

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +58,15 @@ def load_definitions(repo: Path) -> list[Any]:
             if str(getattr(module, "__file__", "") or "").startswith(root):
                 del sys.modules[name]
     return objects
+
+
+@contextmanager
+def quiet_library_warnings() -> Iterator[None]:
+    """Silence deprecation chatter that Feast's duckdb/ibis path prints on every call."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
 
 
 def open_store(repo: Path) -> FeatureStore:

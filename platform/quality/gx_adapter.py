@@ -7,6 +7,7 @@ whole-frame batch -> suite -> validation definition.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,8 @@ class GXValidator:
 
         self._gx = gx
         self._context = gx.get_context(mode="ephemeral")
+        # GX configures its own loggers on import; its INFO lines are not for our users.
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self._source = self._context.data_sources.add_pandas("recplat")
         self._runs = 0

@@ -52,8 +52,11 @@ def historical_features(
     Users with no earlier behaviour get empty sequences; unknown items get
     category 0 (int columns come back as float when a value is missing).
     """
+    from recplat.features.repo import quiet_library_warnings
+
     service = store.get_feature_service(feature_service)
-    frame = store.get_historical_features(entity_df=entities, features=service).to_df()
+    with quiet_library_warnings():
+        frame = store.get_historical_features(entity_df=entities, features=service).to_df()
     frame = frame.sort_values("event_id", kind="stable").reset_index(drop=True)
     return fill_missing(frame)
 
