@@ -184,6 +184,7 @@ class FitState:
     best_auc: float = -1.0
     best_epoch: int = -1
     bad_epochs: int = 0
+    resumes: int = 0  # restarts from a checkpoint after a failure
     history: list[dict[str, float]] = field(default_factory=list)
 
 

@@ -192,6 +192,7 @@ def train_model(
         "best_val_auc": state.best_auc,
         "best_epoch": state.best_epoch,
         "epochs_run": state.epoch,
+        "resumes": state.resumes,
         "history": state.history,
         "rows": {k: len(v) for k, v in data.frames.items()},
     }

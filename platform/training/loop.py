@@ -66,6 +66,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
             best = torch.load(path / "best.pt", weights_only=True)
             state = load_state(path)
+            state.resumes += 1
             torch.set_rng_state(torch.load(path / "rng.pt", weights_only=True))
 
     model = ray.train.torch.prepare_model(model)

@@ -83,6 +83,7 @@ def test_training_recorded_runs_versions_and_metrics(pipeline: Pipeline) -> None
         assert 0.5 < m["test_auc"] <= 1.0, name
         assert 0.0 < m["test_logloss"] < 1.0
         assert m["epochs_run"] == 2 and len(m["history"]) == 2
+        assert m["resumes"] == 0
         assert (outcome.artifact_path / "weights.pt").exists()
         assert (outcome.artifact_path / "curves.png").stat().st_size > 1000
     versions = {v.model_name: v for v in pipeline.ctx.metadata.models()}
@@ -210,3 +211,28 @@ def test_feast_cli_applies_the_repo(pipeline: Pipeline) -> None:
     )
     for view in ("user_profile", "item_attributes", "user_sequence"):
         assert view in listed.stdout
+
+
+def test_a_worker_failure_resumes_from_the_last_checkpoint(pipeline: Pipeline) -> None:
+    """Ray Train restarts the worker group after an injected failure; the run finishes."""
+    options = TrainOptions(
+        model_name="embedding_mlp",
+        epochs=2,
+        batch_size=256,
+        threads=1,
+        fail_at_epoch=1,
+        max_failures=1,
+    )
+    outcome = train_model(
+        settings=pipeline.ctx.settings,
+        data=pipeline.data,
+        options=options,
+        metadata=pipeline.ctx.metadata,
+    )
+    history = outcome.metrics["history"]
+    # Epoch 0 ran before the failure and was restored from its checkpoint, not rerun.
+    assert [h["epoch"] for h in history] == [0, 1]
+    assert outcome.metrics["epochs_run"] == 2 and 0.5 < outcome.metrics["test_auc"] <= 1.0
+    assert outcome.metrics["resumes"] == 1  # the failure happened and was recovered from
+    run = next(r for r in pipeline.ctx.metadata.runs() if r.id == outcome.run_id)
+    assert run.status == "finished"
