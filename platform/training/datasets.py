@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from recplat.events.schema import device_index
+from recplat.features.repo import quiet_library_warnings
 from recplat.models.layers import CONTEXT_FIELDS, Vocab
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ def historical_features(
     Users with no earlier behaviour get empty sequences; unknown items get
     category 0 (int columns come back as float when a value is missing).
     """
-    from recplat.features.repo import quiet_library_warnings
-
     service = store.get_feature_service(feature_service)
     with quiet_library_warnings():
         frame = store.get_historical_features(entity_df=entities, features=service).to_df()

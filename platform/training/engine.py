@@ -176,6 +176,20 @@ def predict_logits(
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
+def evaluate(
+    model: nn.Module, arrays: dict[str, np.ndarray], *, device: torch.device | None = None
+) -> dict[str, float]:
+    """AUC, GAUC and logloss of `model` on labelled `arrays`."""
+    return classification_metrics(
+        arrays["user_id"], arrays["label"], predict_logits(model, arrays, device=device)
+    )
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the (unwrapped) model's weights."""
+    return {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+
+
 @dataclass
 class FitState:
     """Progress of a fit; saved in checkpoints so a restarted run resumes."""
@@ -248,7 +262,7 @@ def fit(
         Final state and the best weights (on CPU).
     """
     state = state or FitState()
-    best = best or {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+    best = best or _cpu_state(model)
     rows = shard if shard is not None else np.arange(len(train["label"]))
     for epoch in range(state.epoch, options.epochs):
         if before_epoch is not None:
@@ -267,10 +281,9 @@ def fit(
             rng=rng,
             use_amp=options.use_amp,
         )
-        logits = predict_logits(unwrap(model), validation, device=device)
-        metrics = classification_metrics(validation["user_id"], validation["label"], logits)
+        metrics = evaluate(unwrap(model), validation, device=device)
         if metrics["auc"] > state.best_auc:
-            best = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+            best = _cpu_state(model)
             state.best_auc, state.best_epoch, state.bad_epochs = metrics["auc"], epoch, 0
         else:
             state.bad_epochs += 1

@@ -29,9 +29,8 @@ from recplat.training.datasets import (
     temporal_split,
     vocab_from_catalog,
 )
-from recplat.training.engine import predict_logits
+from recplat.training.engine import evaluate
 from recplat.training.loop import load_state, train_loop_per_worker
-from recplat.training.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +180,7 @@ def train_model(
 
     model = build_model(options.model_name, model_config)
     model.load_state_dict(best)
-    test = data.arrays["test"]
-    test_metrics = classification_metrics(
-        test["user_id"], test["label"], predict_logits(model, test)
-    )
+    test_metrics = evaluate(model, data.arrays["test"])
     metrics: dict[str, Any] = {
         "test_auc": test_metrics["auc"],
         "test_gauc": test_metrics["gauc"],

@@ -11,9 +11,8 @@ from typing import Any
 
 import torch
 from recplat.models.catalog import build_model, entry
-from recplat.training.engine import FitOptions, FitState, fit, predict_logits
+from recplat.training.engine import FitOptions, FitState, evaluate, fit
 from recplat.training.job import TrainingData, TrainOptions
-from recplat.training.metrics import classification_metrics
 from torch import nn
 
 
@@ -62,6 +61,5 @@ def train_local(
     )
     seconds = time.perf_counter() - started
     model.load_state_dict(best)
-    test = data.arrays["test"]
-    metrics = classification_metrics(test["user_id"], test["label"], predict_logits(model, test))
+    metrics = evaluate(model, data.arrays["test"])
     return LocalResult(model=model, state=state, metrics=metrics, train_seconds=seconds)
