@@ -32,4 +32,5 @@ class PlatformContext:
             validator=GXValidator(),
             metadata=self.metadata,
             quarantine_root=self.settings.quarantine_dir,
+            reports_root=self.settings.reports_dir,
         )

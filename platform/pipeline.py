@@ -14,6 +14,7 @@ from recplat.events.ingest import IngestResult, ingest
 from recplat.events.synthetic import GeneratorConfig, generate
 from recplat.features.build import BuildResult, build_features, materialize
 from recplat.features.repo import apply_repo
+from recplat.quality.online import check_online
 
 
 def generate_events(ctx: PlatformContext, *, config: GeneratorConfig) -> IngestResult:
@@ -32,11 +33,14 @@ class FeatureStageResult:
     build: BuildResult
     applied: list[str]
     materialized: tuple[datetime, datetime]
+    online_validation_run_id: int
 
 
 def run_feature_stages(ctx: PlatformContext, *, config: GeneratorConfig) -> FeatureStageResult:
-    """Generate -> ingest -> build -> apply -> materialize."""
+    """Generate -> ingest -> build -> apply -> materialize -> online read-back check."""
     ingested = generate_events(ctx, config=config)
     built = build_features(settings=ctx.settings, gate=ctx.gate)
     applied = apply_repo(ctx.settings.feature_repo)
-    return FeatureStageResult(ingested, built, applied, materialize(settings=ctx.settings))
+    window = materialize(settings=ctx.settings, gate=ctx.gate)
+    online = check_online(settings=ctx.settings, gate=ctx.gate)
+    return FeatureStageResult(ingested, built, applied, window, online)

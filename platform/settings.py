@@ -71,6 +71,11 @@ class Settings:
         return self.home / "quarantine"
 
     @property
+    def reports_dir(self) -> Path:
+        """Data-quality reports: GX Data Docs per run and recplat's summary pages."""
+        return self.home / "quality"
+
+    @property
     def runs_dir(self) -> Path:
         """Ray Train storage: checkpoints and results of training runs."""
         return self.home / "runs"

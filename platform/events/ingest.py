@@ -1,14 +1,21 @@
-"""Raw-event ingest: the first gate. Only accepted events reach the event store."""
+"""Raw-event ingest: the first gate. Only accepted events reach the event store.
+
+`ingest` replaces the accepted log with a generated or imported data set;
+`ingest_file` appends a batch file of new events to it. Either way the batch
+is validated first and nothing is written when it fails.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from recplat.quality.gate import Gate
 from recplat.quality.suites import events_suite
 from recplat.settings import Settings
-from recplat.storage import write_parquet
+from recplat.storage import read_parquet, write_parquet
 
 
 @dataclass(frozen=True)
@@ -28,17 +35,66 @@ def ingest(
     items: pd.DataFrame,
     settings: Settings,
     gate: Gate,
+    allow: Sequence[str] = (),
+    source: str = "events",
 ) -> IngestResult:
     """Validate a batch of events and, if it passes, make it the accepted event log.
+
+    Args:
+        source: Names the data set's origin; drift is measured against the last
+            accepted log of the same origin (a MovieLens import is not drift
+            from a synthetic log).
 
     Raises:
         DataQualityError: The batch failed; the accepted log is untouched and
             the batch is quarantined.
     """
-    run_id = gate.check(df=events, spec=events_suite())
+    run_id = gate.check(
+        df=events,
+        spec=events_suite(),
+        allow=allow,
+        stage="ingest",
+        baseline_key="events" if source == "events" else f"events:{source}",
+    )
     write_parquet(users, settings.catalog_dir / "users.parquet")
     write_parquet(items, settings.catalog_dir / "items.parquet")
     write_parquet(events, settings.events_path)
     return IngestResult(
         events=len(events), users=len(users), items=len(items), validation_run_id=run_id
+    )
+
+
+def ingest_file(
+    *, path: Path, settings: Settings, gate: Gate, allow: Sequence[str] = ()
+) -> IngestResult:
+    """Validate a Parquet file of new events and append it to the accepted log.
+
+    Event ids already in the log are rejected (a replayed batch would count
+    twice), as is anything the events suite rejects, or a file that is not
+    Parquet. Drift is measured against the last accepted events run.
+
+    Raises:
+        DataQualityError: Nothing was appended; the file is quarantined.
+        FileNotFoundError: There is no accepted log to append to yet.
+    """
+    if not settings.events_path.exists():
+        raise FileNotFoundError(
+            f"no accepted event log at {settings.events_path}: "
+            "run `recplat data generate` or an import first"
+        )
+    log = read_parquet(settings.events_path)
+    batch, run_id = gate.check_file(
+        path=path,
+        spec=events_suite(known_event_ids=log["event_id"].to_numpy()),
+        allow=allow,
+        stage="ingest",
+    )
+    merged = pd.concat([log, batch[log.columns]], ignore_index=True).sort_values(
+        "event_timestamp", kind="stable"
+    )
+    write_parquet(merged.reset_index(drop=True), settings.events_path)
+    users = read_parquet(settings.catalog_dir / "users.parquet")
+    items = read_parquet(settings.catalog_dir / "items.parquet")
+    return IngestResult(
+        events=len(batch), users=len(users), items=len(items), validation_run_id=run_id
     )

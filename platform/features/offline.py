@@ -13,6 +13,12 @@ import pandas as pd
 from recplat.events.schema import ITEM_COLUMNS, USER_COLUMNS
 
 
+def epoch_micros(timestamps: pd.Series) -> np.ndarray:
+    """Timestamps as integer microseconds since the Unix epoch (UTC), whatever their unit."""
+    since = pd.to_datetime(timestamps, utc=True) - pd.Timestamp(0, tz="UTC")
+    return (since // pd.Timedelta(microseconds=1)).to_numpy(dtype=np.int64)
+
+
 def user_profile_table(users: pd.DataFrame) -> pd.DataFrame:
     """Static user attributes, one row per user."""
     return users[list(USER_COLUMNS)].copy()
@@ -42,7 +48,7 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
 
     Returns:
         Frame with user_id, event_timestamp, hist_item_ids, hist_category_ids,
-        hist_len.
+        hist_timestamps (epoch microseconds, UTC) and hist_len.
     """
     if max_len < 1:
         raise ValueError("max_len must be >= 1")
@@ -52,6 +58,7 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
     item = clicks["item_id"].to_numpy(dtype=np.int64)
     cat = category.reindex(item).fillna(0).to_numpy(dtype=np.int64)
     ts = clicks["event_timestamp"].to_numpy()
+    micros = epoch_micros(clicks["event_timestamp"])
 
     # A snapshot closes at the last click of each (user, timestamp) group.
     n = len(clicks)
@@ -69,12 +76,14 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
     lows = np.maximum(starts[ends], ends + 1 - max_len)
     hist_items = [item[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     hist_cats = [cat[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
+    hist_ts = [micros[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     return pd.DataFrame(
         {
             "user_id": user[ends].astype(np.int64),
             "event_timestamp": clicks["event_timestamp"].to_numpy()[ends],
             "hist_item_ids": hist_items,
             "hist_category_ids": hist_cats,
+            "hist_timestamps": hist_ts,
             "hist_len": (ends + 1 - lows).astype(np.int64),
         }
     ).assign(event_timestamp=lambda f: pd.to_datetime(f["event_timestamp"], utc=True))

@@ -12,7 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+from recplat.quality import drift
+from recplat.quality.suites import DeriveError
 
 if TYPE_CHECKING:
     from recplat.quality.suites import SuiteSpec
@@ -27,14 +30,46 @@ class ExpectationFailure:
     unexpected_count: int | None
     examples: list[Any]
     detail: str
+    drift_baseline_run: int | None = None
+
+    @property
+    def key(self) -> str:
+        """`rule:column` (or `rule`): what `--allow-failures` names to accept it."""
+        return f"{self.rule}:{self.column}" if self.column else self.rule
+
+    def matches(self, token: str) -> bool:
+        """Whether an `--allow-failures` token accepts this failure.
+
+        Tokens: `rule`, `rule:column`, `drift` (every drift rule) or `drift:column`.
+        """
+        if self.drift_baseline_run is not None and token in ("drift", f"drift:{self.column}"):
+            return True
+        return token in (self.rule, self.key)
 
     def describe(self) -> str:
         """A one-line human description."""
         where = f" on column '{self.column}'" if self.column else ""
         count = f": {self.unexpected_count} unexpected rows" if self.unexpected_count else ""
         examples = f", e.g. {self.examples[:5]}" if self.examples else ""
+        drift = (
+            f" [drift vs accepted run #{self.drift_baseline_run}]"
+            if self.drift_baseline_run is not None
+            else ""
+        )
         detail = f" ({self.detail})" if self.detail else ""
-        return f"{self.rule}{where}{count}{examples}{detail}"
+        return f"{self.rule}{where}{count}{examples}{drift}{detail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "rule": self.rule,
+            "column": self.column,
+            "key": self.key,
+            "unexpected_count": self.unexpected_count,
+            "examples": [str(e) for e in self.examples[:10]],
+            "detail": self.detail,
+            "drift_baseline_run": self.drift_baseline_run,
+        }
 
 
 @dataclass(frozen=True)
@@ -48,6 +83,10 @@ class ValidationReport:
     evaluated: int
     failures: list[ExpectationFailure] = field(default_factory=list)
     seconds: float = 0.0
+    statistics: dict[str, Any] = field(default_factory=dict)
+    baseline_run_id: int | None = None
+    # The GX result object, kept to render Data Docs; never serialized.
+    gx_result: Any = field(default=None, repr=False, compare=False)
 
     @property
     def success(self) -> bool:
@@ -64,18 +103,71 @@ class ValidationReport:
             "rows": self.rows,
             "expectations": self.evaluated,
             "failed": len(self.failures),
-            "failures": [
-                {
-                    "rule": f.rule,
-                    "column": f.column,
-                    "unexpected_count": f.unexpected_count,
-                    "examples": [str(e) for e in f.examples[:10]],
-                    "detail": f.detail,
-                }
-                for f in self.failures
-            ],
+            "failures": [f.as_dict() for f in self.failures],
             "seconds": round(self.seconds, 3),
+            "statistics": self.statistics,
+            "baseline_run_id": self.baseline_run_id,
         }
+
+    def render_html(self) -> str | None:
+        """GX Data Docs HTML of this validation (None when GX never ran, e.g. missing columns)."""
+        if self.gx_result is None:
+            return None
+        from great_expectations.render.renderer import ValidationResultsPageRenderer
+        from great_expectations.render.view import DefaultJinjaPageView
+
+        for result in self.gx_result.results:
+            # GX 1.24's renderer rejects numpy scalars in observed values.
+            if result.result:
+                result.result = _plain(result.result)
+        document = ValidationResultsPageRenderer().render(self.gx_result)
+        return str(DefaultJinjaPageView().render(document))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _failure(result: Any) -> ExpectationFailure:
+    config = result.expectation_config
+    kwargs = dict(config.kwargs) if config is not None else {}
+    meta = (config.meta if config is not None else None) or {}
+    info = result.result or {}
+    exception = (result.exception_info or {}).get("exception_message") or ""
+    kept = {k: v for k, v in kwargs.items() if k not in ("column", "batch_id", "partition_object")}
+    column = kwargs.get("column") or ",".join(
+        [
+            *(kwargs.get("column_list") or []),
+            *[kwargs[k] for k in ("column_A", "column_B") if k in kwargs],
+        ]
+    )
+    observed = info.get("observed_value")
+    examples = list(info.get("partial_unexpected_list") or [])
+    if not examples and "observed_value" in info:
+        examples = [_plain(observed)]
+    detail = exception or (f"expected {_plain(kept)}" if kept else "")
+    if config is not None and config.type == "expect_column_kl_divergence_to_be_less_than":
+        detail = (
+            f"value shares moved from the baseline: KL {_plain(observed)} > {kwargs['threshold']}"
+            if observed is not None
+            else "a value the baseline never had appeared (KL is infinite)"
+        )
+    return ExpectationFailure(
+        rule=config.type if config is not None else "unknown",
+        column=column or None,
+        unexpected_count=info.get("unexpected_count"),
+        examples=examples,
+        detail=detail,
+        drift_baseline_run=meta.get("drift_baseline_run"),
+    )
 
 
 class GXValidator:
@@ -93,12 +185,20 @@ class GXValidator:
         self._source = self._context.data_sources.add_pandas("recplat")
         self._runs = 0
 
-    def validate(self, *, df: pd.DataFrame, spec: SuiteSpec) -> ValidationReport:
+    def validate(
+        self,
+        *,
+        df: pd.DataFrame,
+        spec: SuiteSpec,
+        baseline: tuple[int, dict[str, Any]] | None = None,
+    ) -> ValidationReport:
         """Validate a frame against a suite.
 
         Args:
             df: The data; it is not modified (derived columns go on a copy).
-            spec: The suite: expectations plus derived columns.
+            spec: The suite: schema, expectations and derived columns.
+            baseline: (run id, statistics) of the last accepted run of the same
+                dataset; adds the suite's drift expectations when given.
 
         Returns:
             The report; failures are listed, not raised.
@@ -106,64 +206,71 @@ class GXValidator:
         gx = self._gx
         started = time.perf_counter()
         missing = [c for c in spec.required_columns if c not in df.columns]
-        if missing:
-            # Derived columns need their inputs; name the gap instead of crashing.
-            failures = [
-                ExpectationFailure("expect_column_to_exist", c, None, [], "column is missing")
-                for c in missing
-            ]
+
+        def report(
+            failures: list[ExpectationFailure], evaluated: int, **extra: Any
+        ) -> ValidationReport:
             return ValidationReport(
                 dataset=spec.dataset,
                 suite=spec.name,
                 suite_version=spec.version,
                 rows=len(df),
-                evaluated=len(missing),
+                evaluated=evaluated,
                 failures=failures,
                 seconds=time.perf_counter() - started,
+                **extra,
+            )
+
+        if missing:
+            # Derived columns need their inputs; name the gap instead of crashing.
+            return report(
+                [
+                    ExpectationFailure("expect_column_to_exist", c, None, [], "column is missing")
+                    for c in missing
+                ],
+                len(missing),
             )
         frame = df.copy(deep=False)
+        failures: list[ExpectationFailure] = []
         for name, fn in spec.derived.items():
-            frame[name] = fn(frame)
+            try:
+                frame[name] = fn(frame)
+            except (DeriveError, TypeError, ValueError) as error:
+                # Wrong input type: say so, and let GX's type rules name the column too.
+                failures.append(ExpectationFailure("derive_" + name, name, None, [], str(error)))
+                frame[name] = np.nan
+        statistics = drift.statistics(frame, tolerance=spec.drift)
+        expectations = spec.schema_expectations() + spec.build()
+        if baseline is not None:
+            expectations += drift.drift_expectations(
+                baseline=baseline[1],
+                baseline_run_id=baseline[0],
+                tolerance=spec.drift,
+                rows=len(frame),
+            )
 
         self._runs += 1
         asset = self._source.add_dataframe_asset(name=f"{spec.dataset}-{self._runs}")
         batch = asset.add_batch_definition_whole_dataframe("all")
         suite = self._context.suites.add(
-            gx.ExpectationSuite(name=f"{spec.name}-{self._runs}", expectations=spec.build())
+            gx.ExpectationSuite(
+                name=f"{spec.name}-v{spec.version}-{self._runs}", expectations=expectations
+            )
         )
         definition = self._context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{spec.name}-{self._runs}", data=batch, suite=suite)
         )
-        result = definition.run(batch_parameters={"dataframe": frame})
-
-        failures = []
-        for r in result.results:
-            if r.success:
-                continue
-            config = r.expectation_config
-            kwargs = dict(config.kwargs) if config is not None else {}
-            info = r.result or {}
-            exception = (r.exception_info or {}).get("exception_message") or ""
-            kept = {k: v for k, v in kwargs.items() if k not in ("column", "batch_id")}
-            failures.append(
-                ExpectationFailure(
-                    rule=config.type if config is not None else "unknown",
-                    column=kwargs.get("column")
-                    or ",".join(kwargs.get("column_list", []) or [])
-                    or None,
-                    unexpected_count=info.get("unexpected_count"),
-                    examples=list(info.get("partial_unexpected_list") or [])
-                    or ([info["observed_value"]] if "observed_value" in info else []),
-                    detail=exception or f"expected {kept}",
-                )
-            )
-        self._context.data_sources.get("recplat").delete_asset(asset.name)
-        return ValidationReport(
-            dataset=spec.dataset,
-            suite=spec.name,
-            suite_version=spec.version,
-            rows=len(df),
-            evaluated=len(result.results),
-            failures=failures,
-            seconds=time.perf_counter() - started,
+        try:
+            result = definition.run(batch_parameters={"dataframe": frame})
+        finally:
+            self._context.validation_definitions.delete(definition.name)
+            self._context.suites.delete(suite.name)
+            self._source.delete_asset(asset.name)
+        failures += [_failure(r) for r in result.results if not r.success]
+        return report(
+            failures,
+            len(result.results),
+            statistics=statistics,
+            baseline_run_id=baseline[0] if baseline else None,
+            gx_result=result,
         )

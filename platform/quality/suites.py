@@ -1,195 +1,513 @@
 """Expectation suites, one per dataset kind, defined in code.
 
-Thresholds for a dataset live in its function. A suite names the columns it
-needs (`required_columns`) and the columns it derives before GX sees the
-frame (`derived`): GX measures a list column by its string form, so sequence
-lengths are derived and checked as numbers.
+A suite names its schema (column -> accepted types), the columns it derives
+before GX sees the frame (GX measures a list column by its string form, so
+sequence lengths, order and id membership are derived as numbers), the GX
+expectations, and which statistics are compared with the last accepted run
+(drift). Every number comes from `recplat.quality.thresholds`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from recplat.events.schema import EVENT_COLUMNS, EVENT_DEVICES, EVENT_TYPES
+from recplat.quality.thresholds import THRESHOLDS, DriftTolerance
 
 Derive = Callable[[pd.DataFrame], pd.Series]
+
+# Accepted type names as GX reports them (dtype names for typed columns, Python
+# type names for the values of object columns).
+INT = ("int64", "int32", "int16", "int8", "Int64Dtype", "Int32Dtype")
+STR = ("str", "StringDtype")
+# Checked by recplat while deriving (GX 1.24 rejects tz-aware dtypes and numpy arrays):
+LIST = ("list",)
+TIMESTAMP = ("timestamp",)
+RECPLAT_TYPES = (LIST, TIMESTAMP)
+
+
+class DeriveError(ValueError):
+    """An input column has the wrong type for a derived column: reported as a failed rule."""
+
+    def __init__(self, *, rule: str, column: str, count: int, examples: list[Any], detail: str):
+        self.rule = rule
+        self.column = column
+        self.count = count
+        self.examples = examples
+        super().__init__(detail)
 
 
 @dataclass(frozen=True)
 class SuiteSpec:
-    """A suite: what to derive, and the expectations to build (lazily: GX is slow to import)."""
+    """A suite: schema, derived columns, GX expectations (built lazily: GX is slow to import)."""
 
     dataset: str
     name: str
     version: int
-    required_columns: tuple[str, ...]
+    schema: Mapping[str, tuple[str, ...]]
     build: Callable[[], list[Any]]
     derived: Mapping[str, Derive] = field(default_factory=dict)
+    drift: DriftTolerance = field(default_factory=DriftTolerance)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns the data must have."""
+        return tuple(self.schema)
+
+    def schema_expectations(self) -> list[Any]:
+        """Exact column set (extra columns are an error) and the type of each column."""
+        import great_expectations.expectations as gxe
+
+        expectations: list[Any] = [
+            gxe.ExpectTableColumnsToMatchSet(
+                column_set=[*self.schema, *self.derived], exact_match=True
+            )
+        ]
+        for column, types in self.schema.items():
+            if types not in RECPLAT_TYPES:
+                expectations.append(
+                    gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=list(types))
+                )
+        return expectations
+
+
+def _timestamps(df: pd.DataFrame, column: str) -> pd.Series:
+    series = df[column]
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        raise DeriveError(
+            rule="expect_column_values_to_be_timestamps",
+            column=column,
+            count=len(series),
+            examples=series.head(3).tolist(),
+            detail=f"dtype is {series.dtype}, not a timestamp",
+        )
+    return pd.to_datetime(series, utc=True)
 
 
 def _epoch_s(column: str) -> Derive:
-    return lambda df: (
-        pd.to_datetime(df[column], utc=True).astype("int64") // 1_000_000_000
-        if len(df)
-        else pd.Series([], dtype="int64")
-    )
+    def derive(df: pd.DataFrame) -> pd.Series:
+        ts = _timestamps(df, column)
+        return (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+
+    return derive
 
 
-def _lengths(column: str) -> Derive:
-    return lambda df: df[column].map(lambda v: -1 if v is None else len(v)).astype("int64")
+def _per_list(column: str, fn: Callable[[Any], Any]) -> Derive:
+    def derive(df: pd.DataFrame) -> pd.Series:
+        values = df[column]
+        is_list = values.map(lambda v: isinstance(v, list | tuple | np.ndarray))
+        # Nulls are the not-null rule's business; anything else that is not a list is a type error.
+        bad = ~is_list & values.notna()
+        if bad.any():
+            raise DeriveError(
+                rule="expect_column_values_to_be_lists",
+                column=column,
+                count=int(bad.sum()),
+                examples=values[bad].head(5).tolist(),
+                detail="values must be lists of integers, "
+                f"got {type(values[bad].iloc[0]).__name__}",
+            )
+        out = pd.Series(np.nan, index=values.index, dtype="float64")
+        if is_list.any():
+            out[is_list] = [fn(v) for v in values[is_list]]
+        # Integers when nothing is null, so GX compares numbers with numbers.
+        return out.astype(np.int64) if is_list.all() else out
+
+    return derive
 
 
-def events_suite(*, now: datetime | None = None) -> SuiteSpec:
-    """Raw events: keys present, enums in range, ids unique, nothing in the future."""
+def _length(values: Any) -> int:
+    return len(values)
+
+
+def _unsorted_steps(values: Any) -> int:
+    """How many neighbours are out of order (0 when sorted oldest -> newest)."""
+    arr = np.asarray(values, dtype=np.int64)
+    return int((arr[1:] < arr[:-1]).sum()) if len(arr) > 1 else 0
+
+
+def _inner_padding(values: Any) -> int:
+    """Padding ids (0) after the first real id: padding belongs at the front only."""
+    arr = np.asarray(values, dtype=np.int64)
+    real = np.flatnonzero(arr != 0)
+    return int((arr[real[0] :] == 0).sum()) if len(real) else 0
+
+
+def _last(values: Any) -> int:
+    return int(values[-1]) if len(values) else 0
+
+
+def _unknown_ids(known: Collection[int] | None) -> Callable[[Any], int]:
+    lookup = None if known is None else np.asarray(sorted(known), dtype=np.int64)
+
+    def count(values: Any) -> int:
+        arr = np.asarray(values, dtype=np.int64)
+        arr = arr[arr != 0]
+        if lookup is None or not len(arr):
+            return 0
+        return int((~np.isin(arr, lookup)).sum())
+
+    return count
+
+
+def _now_s(now: datetime | None) -> int:
+    return int((now or datetime.now(UTC)).timestamp())
+
+
+def _window_s(window: tuple[datetime, datetime] | None) -> tuple[int | None, int | None]:
+    if window is None:
+        return None, None
+    return int(window[0].timestamp()), int(window[1].timestamp())
+
+
+def events_suite(
+    *, now: datetime | None = None, known_event_ids: Collection[int] | None = None
+) -> SuiteSpec:
+    """Raw events: schema, keys, enums, unique ids, times in the source window, label rate.
+
+    Args:
+        now: The present, for the no-future rule.
+        known_event_ids: Ids already in the accepted log; a batch repeating one
+            is a replay and fails.
+    """
     import great_expectations.expectations as gxe
 
-    now_s = int((now or datetime.now(UTC)).timestamp())
-    columns = EVENT_COLUMNS
+    t = THRESHOLDS.events
+    now_s = _now_s(now)
+    earliest_s = int(t.earliest.timestamp())
+    schema = {
+        "event_id": INT,
+        "user_id": INT,
+        "item_id": INT,
+        "event_timestamp": TIMESTAMP,
+        "event_type": STR,
+        "clicked": INT,
+        "hour": INT,
+        "weekday": INT,
+        "device": STR,
+    }
 
     def build() -> list[Any]:
         return [
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in columns],
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in EVENT_COLUMNS],
             gxe.ExpectColumnValuesToBeUnique(column="event_id"),
+            gxe.ExpectColumnValuesToBeBetween(column="event_id", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(column="user_id", min_value=1),
             gxe.ExpectColumnValuesToBeBetween(column="item_id", min_value=1),
             gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(EVENT_TYPES)),
             gxe.ExpectColumnValuesToBeInSet(column="clicked", value_set=[0, 1]),
-            gxe.ExpectColumnValuesToBeBetween(column="hour", min_value=0, max_value=23),
-            gxe.ExpectColumnValuesToBeBetween(column="weekday", min_value=0, max_value=6),
+            gxe.ExpectColumnValuesToBeBetween(column="hour", min_value=0, max_value=t.max_hour),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="weekday", min_value=0, max_value=t.max_weekday
+            ),
             gxe.ExpectColumnValuesToBeInSet(column="device", value_set=list(EVENT_DEVICES)),
-            gxe.ExpectColumnValuesToBeBetween(column="event_epoch_s", max_value=now_s),
-            # A click rate of 0 or 1 means a broken label pipeline, not users.
-            gxe.ExpectColumnMeanToBeBetween(column="clicked", min_value=0.005, max_value=0.95),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="event_epoch_s", min_value=earliest_s, max_value=now_s
+            ),
+            gxe.ExpectColumnMeanToBeBetween(
+                column="clicked", min_value=t.label_rate[0], max_value=t.label_rate[1]
+            ),
+            gxe.ExpectColumnValuesToBeInSet(column="already_ingested", value_set=[False]),
         ]
+
+    seen = None if known_event_ids is None else np.asarray(list(known_event_ids), dtype=np.int64)
+
+    def already_ingested(df: pd.DataFrame) -> pd.Series:
+        if seen is None or not len(seen):
+            return pd.Series(False, index=df.index)
+        ids = pd.to_numeric(df["event_id"], errors="coerce")
+        return ids.isin(seen)
 
     return SuiteSpec(
         dataset="events",
         name="events",
-        version=1,
-        required_columns=columns,
+        version=2,
+        schema=schema,
         build=build,
-        derived={"event_epoch_s": _epoch_s("event_timestamp")},
+        derived={
+            "event_epoch_s": _epoch_s("event_timestamp"),
+            "already_ingested": already_ingested,
+        },
+        drift=t.drift,
     )
 
 
-def user_profile_suite() -> SuiteSpec:
-    """User profile table: one row per user, attributes in their ranges."""
+def user_profile_suite(*, now: datetime | None = None) -> SuiteSpec:
+    """User profile table: one row per (user, time), attributes in their ranges."""
     import great_expectations.expectations as gxe
 
-    columns = ("user_id", "age_bucket", "gender", "event_timestamp")
+    t = THRESHOLDS.user_profile
+    now_s = _now_s(now)
+    schema = {"user_id": INT, "age_bucket": INT, "gender": INT, "event_timestamp": TIMESTAMP}
 
     def build() -> list[Any]:
         return [
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in columns],
-            gxe.ExpectColumnValuesToBeUnique(column="user_id"),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in schema],
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "event_timestamp"]),
             gxe.ExpectColumnValuesToBeBetween(column="user_id", min_value=1),
-            gxe.ExpectColumnValuesToBeBetween(column="age_bucket", min_value=0, max_value=5),
-            gxe.ExpectColumnValuesToBeInSet(column="gender", value_set=[0, 1]),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="age_bucket", min_value=0, max_value=t.max_age_bucket
+            ),
+            gxe.ExpectColumnValuesToBeInSet(column="gender", value_set=list(t.genders)),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="event_epoch_s",
+                min_value=int(THRESHOLDS.events.earliest.timestamp()),
+                max_value=now_s,
+            ),
         ]
 
     return SuiteSpec(
         dataset="user_profile",
         name="user_profile",
-        version=1,
-        required_columns=columns,
+        version=2,
+        schema=schema,
         build=build,
+        derived={"event_epoch_s": _epoch_s("event_timestamp")},
+        drift=t.drift,
     )
 
 
-def item_attributes_suite() -> SuiteSpec:
-    """Item table: one row per item, a category for every item."""
+def item_attributes_suite(*, now: datetime | None = None) -> SuiteSpec:
+    """Item table: one row per (item, time), a category for every item."""
     import great_expectations.expectations as gxe
 
-    columns = ("item_id", "category_id", "price_bucket", "event_timestamp")
+    t = THRESHOLDS.item_attributes
+    now_s = _now_s(now)
+    schema = {"item_id": INT, "category_id": INT, "price_bucket": INT, "event_timestamp": TIMESTAMP}
 
     def build() -> list[Any]:
         return [
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in columns],
-            gxe.ExpectColumnValuesToBeUnique(column="item_id"),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in schema],
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["item_id", "event_timestamp"]),
             gxe.ExpectColumnValuesToBeBetween(column="item_id", min_value=1),
             gxe.ExpectColumnValuesToBeBetween(column="category_id", min_value=1),
-            gxe.ExpectColumnValuesToBeBetween(column="price_bucket", min_value=0, max_value=9),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="price_bucket", min_value=0, max_value=t.max_price_bucket
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="event_epoch_s",
+                min_value=int(THRESHOLDS.events.earliest.timestamp()),
+                max_value=now_s,
+            ),
         ]
 
     return SuiteSpec(
         dataset="item_attributes",
         name="item_attributes",
-        version=1,
-        required_columns=columns,
+        version=2,
+        schema=schema,
         build=build,
+        derived={"event_epoch_s": _epoch_s("event_timestamp")},
+        drift=t.drift,
     )
 
 
-def user_sequence_suite(*, max_len: int, now: datetime | None = None) -> SuiteSpec:
-    """Sequence snapshots: unique per (user, time), 1..N long, sorted by nothing but time."""
+def _sequence_derived(known_items: Collection[int] | None) -> dict[str, Derive]:
+    return {
+        "items_len": _per_list("hist_item_ids", _length),
+        "cats_len": _per_list("hist_category_ids", _length),
+        "ts_len": _per_list("hist_timestamps", _length),
+        "inner_padding": _per_list("hist_item_ids", _inner_padding),
+        "unknown_items": _per_list("hist_item_ids", _unknown_ids(known_items)),
+        "unsorted_steps": _per_list("hist_timestamps", _unsorted_steps),
+        "last_behaviour_s": _per_list("hist_timestamps", lambda v: _last(v) // 1_000_000),
+    }
+
+
+def user_sequence_suite(
+    *,
+    max_len: int,
+    known_items: Collection[int] | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    now: datetime | None = None,
+) -> SuiteSpec:
+    """Sequence snapshots: unique per (user, time), 1..N long, sorted, known ids, in time.
+
+    Args:
+        max_len: N, the longest sequence allowed.
+        known_items: The item table's ids; an id outside it fails. None skips the check.
+        window: (first, last) event time of the source log; snapshots outside it fail.
+        now: The present, for the no-future rule.
+    """
     import great_expectations.expectations as gxe
 
-    now_s = int((now or datetime.now(UTC)).timestamp())
-    columns = ("user_id", "event_timestamp", "hist_item_ids", "hist_category_ids", "hist_len")
+    start_s, end_s = _window_s(window)
+    end_s = min(end_s, _now_s(now)) if end_s is not None else _now_s(now)
+    schema = {
+        "user_id": INT,
+        "event_timestamp": TIMESTAMP,
+        "hist_item_ids": LIST,
+        "hist_category_ids": LIST,
+        "hist_timestamps": LIST,
+        "hist_len": INT,
+    }
 
     def build() -> list[Any]:
         return [
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
-            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in columns],
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in schema],
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "event_timestamp"]),
             gxe.ExpectColumnValuesToBeBetween(column="items_len", min_value=1, max_value=max_len),
-            # hist_len must describe the arrays it sits beside.
+            # hist_len and the other arrays must describe the item array they sit beside.
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="hist_len"),
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="cats_len"),
-            gxe.ExpectColumnValuesToBeBetween(column="min_item_id", min_value=1),
-            gxe.ExpectColumnValuesToBeBetween(column="event_epoch_s", max_value=now_s),
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="ts_len"),
+            gxe.ExpectColumnValuesToBeInSet(column="inner_padding", value_set=[0]),
+            gxe.ExpectColumnValuesToBeInSet(column="unknown_items", value_set=[0]),
+            gxe.ExpectColumnValuesToBeInSet(column="unsorted_steps", value_set=[0]),
+            # A snapshot is stamped when its newest behaviour happened: none may come later.
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="event_epoch_s", column_B="last_behaviour_s", or_equal=True
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="event_epoch_s", min_value=start_s, max_value=end_s
+            ),
         ]
 
     return SuiteSpec(
         dataset="user_sequence",
         name="user_sequence",
-        version=1,
-        required_columns=columns,
+        version=2,
+        schema=schema,
         build=build,
-        derived={
-            "items_len": _lengths("hist_item_ids"),
-            "cats_len": _lengths("hist_category_ids"),
-            "min_item_id": lambda df: df["hist_item_ids"].map(
-                lambda v: min(v) if v is not None and len(v) else 0
-            ),
-            "event_epoch_s": _epoch_s("event_timestamp"),
-        },
+        derived={**_sequence_derived(known_items), "event_epoch_s": _epoch_s("event_timestamp")},
+        drift=THRESHOLDS.user_sequence.drift,
     )
 
 
-def training_set_suite(*, max_len: int) -> SuiteSpec:
-    """Training set from the point-in-time join: labels, keys, histories in range."""
+def training_set_suite(*, max_len: int, known_items: Collection[int] | None = None) -> SuiteSpec:
+    """Training set from the point-in-time join: labels, keys, histories, and no leakage.
+
+    Each row's `event_timestamp` is its lookup time (just before the impression);
+    every behaviour in its history must be at or before it, i.e. strictly before
+    the impression.
+    """
     import great_expectations.expectations as gxe
 
-    columns = ("event_id", "user_id", "item_id", "label", "hist_item_ids", "category_id")
+    t = THRESHOLDS.training_set
+    schema = {
+        "event_id": INT,
+        "user_id": INT,
+        "item_id": INT,
+        "event_timestamp": TIMESTAMP,
+        "label": INT,
+        "hour": INT,
+        "weekday": INT,
+        "device": STR,
+        "age_bucket": INT,
+        "gender": INT,
+        "category_id": INT,
+        "price_bucket": INT,
+        "hist_item_ids": LIST,
+        "hist_category_ids": LIST,
+        "hist_timestamps": LIST,
+        "hist_len": INT,
+    }
 
     def build() -> list[Any]:
         return [
-            gxe.ExpectTableRowCountToBeBetween(min_value=10),
+            gxe.ExpectTableRowCountToBeBetween(min_value=t.min_rows),
             *[
                 gxe.ExpectColumnValuesToNotBeNull(column=c)
-                for c in ("event_id", "user_id", "item_id", "label")
+                for c in ("event_id", "user_id", "item_id", "label", "event_timestamp")
             ],
             gxe.ExpectColumnValuesToBeUnique(column="event_id"),
             gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
-            gxe.ExpectColumnMeanToBeBetween(column="label", min_value=0.005, max_value=0.95),
+            gxe.ExpectColumnMeanToBeBetween(
+                column="label", min_value=t.label_rate[0], max_value=t.label_rate[1]
+            ),
             gxe.ExpectColumnValuesToBeBetween(column="items_len", min_value=0, max_value=max_len),
-            # Items the catalogue does not know get category 0; a few are fine.
-            gxe.ExpectColumnValuesToBeBetween(column="category_id", min_value=1, mostly=0.99),
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="ts_len"),
+            gxe.ExpectColumnValuesToBeInSet(column="inner_padding", value_set=[0]),
+            gxe.ExpectColumnValuesToBeInSet(column="unknown_items", value_set=[0]),
+            gxe.ExpectColumnValuesToBeInSet(column="unsorted_steps", value_set=[0]),
+            # Leakage: no behaviour at or after the impression reaches its features.
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="lookup_us", column_B="last_behaviour_us", or_equal=True
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="category_id", min_value=1, mostly=t.known_category_mostly
+            ),
         ]
+
+    derived = _sequence_derived(known_items)
+    del derived["last_behaviour_s"]
+    del derived["cats_len"]
+
+    def lookup_us(df: pd.DataFrame) -> pd.Series:
+        ts = _timestamps(df, "event_timestamp")
+        return (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)
 
     return SuiteSpec(
         dataset="training_set",
         name="training_set",
-        version=1,
-        required_columns=columns,
+        version=2,
+        schema=schema,
         build=build,
-        derived={"items_len": _lengths("hist_item_ids")},
+        derived={
+            **derived,
+            "last_behaviour_us": _per_list("hist_timestamps", _last),
+            "lookup_us": lookup_us,
+        },
+        drift=t.drift,
+    )
+
+
+def online_features_suite(*, max_len: int, known_items: Collection[int] | None = None) -> SuiteSpec:
+    """Features read back from the online store for a sample of users."""
+    import great_expectations.expectations as gxe
+
+    t = THRESHOLDS
+    schema = {
+        "user_id": INT,
+        "age_bucket": INT,
+        "gender": INT,
+        "hist_item_ids": LIST,
+        "hist_category_ids": LIST,
+        "hist_timestamps": LIST,
+        "hist_len": INT,
+    }
+
+    def build() -> list[Any]:
+        return [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            gxe.ExpectColumnValuesToNotBeNull(column="user_id"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="age_bucket", min_value=0, max_value=t.user_profile.max_age_bucket
+            ),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="gender", value_set=list(t.user_profile.genders)
+            ),
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="hist_item_ids", mostly=t.online.sequence_present_mostly
+            ),
+            gxe.ExpectColumnValuesToBeBetween(column="items_len", min_value=1, max_value=max_len),
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A="items_len", column_B="ts_len", ignore_row_if="either_value_is_missing"
+            ),
+            gxe.ExpectColumnValuesToBeInSet(column="inner_padding", value_set=[0]),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="unknown_items", value_set=[0], mostly=t.user_sequence.online_known_mostly
+            ),
+            gxe.ExpectColumnValuesToBeInSet(column="unsorted_steps", value_set=[0]),
+        ]
+
+    derived = _sequence_derived(known_items)
+    del derived["last_behaviour_s"]
+    del derived["cats_len"]
+    return SuiteSpec(
+        dataset="online_features",
+        name="online_features",
+        version=1,
+        schema=schema,
+        build=build,
+        derived=derived,
     )

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from recplat.registry.tables import Base, ModelVersion, TrainingRun, ValidationRun, utcnow
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 STAGES = ("staging", "production", "archived")
@@ -20,6 +20,7 @@ class MetadataStore:
         self.url = url
         self._engine = create_engine(url, future=True)
         Base.metadata.create_all(self._engine)
+        _add_missing_columns(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @contextmanager
@@ -35,7 +36,13 @@ class MetadataStore:
     # Validation runs -----------------------------------------------------------
 
     def record_validation(
-        self, *, summary: dict[str, Any], quarantine_path: str | None
+        self,
+        *,
+        summary: dict[str, Any],
+        quarantine_path: str | None,
+        stage: str | None = None,
+        baseline_key: str | None = None,
+        accepted_failures: list[dict[str, Any]] | None = None,
     ) -> ValidationRun:
         """Store one validation run's summary."""
         run = ValidationRun(
@@ -48,17 +55,51 @@ class MetadataStore:
             seconds=summary["seconds"],
             summary=summary,
             quarantine_path=quarantine_path,
+            stage=stage,
+            baseline_key=baseline_key or summary["dataset"],
+            accepted_failures=accepted_failures or [],
         )
         with self.session() as s:
             s.add(run)
         return run
 
-    def validations(self, *, limit: int = 50) -> list[ValidationRun]:
-        """Most recent validation runs first."""
+    def set_report_path(self, *, run_id: int, path: str) -> None:
+        """Link a validation run to its HTML report."""
         with self.session() as s:
-            return list(
-                s.scalars(select(ValidationRun).order_by(ValidationRun.id.desc()).limit(limit))
-            )
+            run = s.get(ValidationRun, run_id)
+            if run is not None:
+                run.report_path = path
+
+    def validation(self, *, run_id: int) -> ValidationRun:
+        """One validation run.
+
+        Raises:
+            KeyError: No such run.
+        """
+        with self.session() as s:
+            run = s.get(ValidationRun, run_id)
+        if run is None:
+            raise KeyError(f"no validation run {run_id}")
+        return run
+
+    def validations(self, *, limit: int = 50, dataset: str | None = None) -> list[ValidationRun]:
+        """Most recent validation runs first (of one dataset when given)."""
+        query = select(ValidationRun).order_by(ValidationRun.id.desc()).limit(limit)
+        if dataset is not None:
+            query = query.where(ValidationRun.dataset == dataset)
+        with self.session() as s:
+            return list(s.scalars(query))
+
+    def last_accepted(self, *, baseline_key: str) -> ValidationRun | None:
+        """The newest successful run under a baseline key: the drift baseline."""
+        query = (
+            select(ValidationRun)
+            .where(ValidationRun.baseline_key == baseline_key, ValidationRun.success.is_(True))
+            .order_by(ValidationRun.id.desc())
+            .limit(1)
+        )
+        with self.session() as s:
+            return s.scalars(query).first()
 
     # Training runs -------------------------------------------------------------
 
@@ -182,3 +223,21 @@ class MetadataStore:
                 f"model {model_name!r} has no {which}; train it first (`recplat train`)"
             )
         return found
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add columns newer versions declare to tables an older version created.
+
+    Additive only (every new column is nullable), so an existing home keeps its history.
+    """
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.execute(
+                    text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                )

@@ -34,6 +34,13 @@ class ValidationRun(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
     quarantine_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Where in the pipeline the gate ran (ingest, build, materialize, training, online, manual).
+    stage: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Drift baselines are looked up by this key (the dataset, or dataset:source).
+    baseline_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    # Failures an operator accepted with --allow-failures (recorded, not hidden).
+    accepted_failures: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    report_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class TrainingRun(Base):

@@ -25,7 +25,7 @@ FEATURE_SERVICE = "ranking_v1"
 LOOKUP_OFFSET = pd.Timedelta(microseconds=1)
 # Missing values become -1 here and 0 ("unknown") after `encode` shifts them by one.
 SHIFTED_FEATURES = ("age_bucket", "gender", "price_bucket")
-SEQUENCE_FEATURES = ("hist_item_ids", "hist_category_ids")
+SEQUENCE_FEATURES = ("hist_item_ids", "hist_category_ids", "hist_timestamps")
 
 
 def entity_frame(events: pd.DataFrame) -> pd.DataFrame:

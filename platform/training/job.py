@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,11 @@ class TrainOutcome:
 
 
 def prepare_training_data(
-    *, settings: Settings, gate: Gate, feature_service: str = FEATURE_SERVICE
+    *,
+    settings: Settings,
+    gate: Gate,
+    feature_service: str = FEATURE_SERVICE,
+    allow: Sequence[str] = (),
 ) -> TrainingData:
     """Join features point-in-time through Feast, gate the result, split by time.
 
@@ -109,7 +114,10 @@ def prepare_training_data(
     frame = historical_features(
         store=store, entities=entity_frame(events), feature_service=feature_service
     )
-    run_id = gate.check(df=frame, spec=training_set_suite(max_len=settings.sequence_length))
+    spec = training_set_suite(
+        max_len=settings.sequence_length, known_items=set(items["item_id"].tolist())
+    )
+    run_id = gate.check(df=frame, spec=spec, allow=allow, stage="training")
     splits = temporal_split(frame)
     vocab = vocab_from_catalog(users=users, items=items)
     frames = {"train": splits.train, "validation": splits.validation, "test": splits.test}

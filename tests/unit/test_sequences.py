@@ -32,6 +32,13 @@ def test_snapshots_hold_behaviour_up_to_their_time() -> None:
     assert user1["hist_item_ids"].tolist() == [[5], [5, 7], [5, 7, 8]]
     assert user1["hist_category_ids"].tolist() == [[3], [3, 2], [3, 2, 3]]
     assert user1["hist_len"].tolist() == [1, 2, 3]
+    t0_us = int(T0.timestamp() * 1_000_000)
+    minute = 60_000_000
+    assert user1["hist_timestamps"].tolist() == [
+        [t0_us],
+        [t0_us, t0_us + 2 * minute],
+        [t0_us, t0_us + 2 * minute, t0_us + 3 * minute],
+    ]
     assert list(user1["event_timestamp"]) == [
         T0,
         T0 + pd.Timedelta(minutes=2),
@@ -62,5 +69,6 @@ def test_no_clicks_no_snapshots() -> None:
         "event_timestamp",
         "hist_item_ids",
         "hist_category_ids",
+        "hist_timestamps",
         "hist_len",
     ]
