@@ -7,20 +7,18 @@ import os
 import signal
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from recplat.context import PlatformContext
-from recplat.settings import Settings
-from rich.console import Console
+from recplat.cli_common import AllowFailures, FeatureRepo, Home, console, context_from, guard
+from recplat.quality_cli import quality_app
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
     from recplat.training.job import TrainOutcome
 
-T = TypeVar("T")
 
 app = typer.Typer(
     help="recplat: feature-store-backed recommendation platform.", no_args_is_help=True
@@ -29,41 +27,11 @@ data_app = typer.Typer(help="Event data: generate and ingest.", no_args_is_help=
 features_app = typer.Typer(
     help="Feature tables, Feast registry, online store.", no_args_is_help=True
 )
-quality_app = typer.Typer(help="Data-quality validation runs.", no_args_is_help=True)
 models_app = typer.Typer(help="Model registry: list and promote versions.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(quality_app, name="quality")
 app.add_typer(models_app, name="models")
-
-console = Console()
-
-FeatureRepo = Annotated[
-    Path | None,
-    typer.Option(
-        "--feature-repo", help="Feast repo folder [env RECPLAT_FEATURE_REPO; default feature_repo]"
-    ),
-]
-Home = Annotated[
-    Path | None,
-    typer.Option("--home", help="Platform state folder [env RECPLAT_HOME; default .recplat]"),
-]
-
-
-def _context(feature_repo: Path | None, home: Path | None) -> PlatformContext:
-    overrides: dict[str, object] = {}
-    if feature_repo is not None:
-        overrides["feature_repo"] = feature_repo
-    if home is not None:
-        overrides["home"] = home
-    settings = Settings.from_env(**overrides)
-    if not (settings.feature_repo / "feature_store.yaml").exists():
-        console.print(
-            f"[red]no feature_store.yaml in {settings.feature_repo.resolve()}[/]: "
-            "run from the repo root or pass --feature-repo"
-        )
-        raise typer.Exit(2)
-    return PlatformContext(settings=settings)
 
 
 def _quiet_logs(verbose: bool = False) -> None:
@@ -103,6 +71,7 @@ def data_generate(
         float, typer.Option(help="Per-session probability that an interest drifts.")
     ] = 0.15,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
@@ -110,7 +79,7 @@ def data_generate(
     from recplat.events.synthetic import GeneratorConfig
     from recplat.pipeline import generate_events
 
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     config = GeneratorConfig(
         users=users,
         items=items,
@@ -121,7 +90,9 @@ def data_generate(
         seed=seed,
     )
     with console.status("generating events and validating them..."):
-        result = _guard(lambda: generate_events(ctx, config=config))
+        result = guard(
+            lambda: generate_events(ctx, config=config, allow=tuple(allow_failures or ()))
+        )
     console.print(
         f"accepted {result.events:,} events, {result.users:,} users, {result.items:,} items"
         f" -> {ctx.settings.events_path}"
@@ -131,6 +102,7 @@ def data_generate(
 @data_app.command("import-movielens")
 def data_import_movielens(
     folder: Annotated[Path, typer.Argument(help="A GroupLens ml-100k or ml-1m folder.")],
+    allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
@@ -138,20 +110,22 @@ def data_import_movielens(
     from recplat.events.ingest import ingest
     from recplat.events.movielens import ImportFormatError, load_movielens
 
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     try:
         data = load_movielens(folder)
     except ImportFormatError as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(1) from None
     with console.status("validating and ingesting..."):
-        result = _guard(
+        result = guard(
             lambda: ingest(
                 events=data.events,
                 users=data.users,
                 items=data.items,
                 settings=ctx.settings,
                 gate=ctx.gate,
+                allow=tuple(allow_failures or ()),
+                source="movielens",
             )
         )
     console.print(
@@ -160,14 +134,49 @@ def data_import_movielens(
     )
 
 
+@data_app.command("ingest")
+def data_ingest(
+    path: Annotated[Path, typer.Argument(help="A Parquet file of new events (event schema).")],
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Validate a batch file of new events and append it to the accepted log.
+
+    A failing batch (or a file that is not Parquet) is quarantined with its
+    report and nothing is appended. Columns: event_id, user_id, item_id,
+    event_timestamp (UTC), event_type, clicked, hour, weekday, device.
+    """
+    from recplat.events.ingest import ingest_file
+
+    ctx = context_from(feature_repo, home)
+    with console.status(f"validating {path}..."):
+        result = guard(
+            lambda: ingest_file(
+                path=path, settings=ctx.settings, gate=ctx.gate, allow=tuple(allow_failures or ())
+            )
+        )
+    console.print(
+        f"appended {result.events:,} events to {ctx.settings.events_path} "
+        f"(validation run #{result.validation_run_id}); "
+        "next: recplat features build && recplat features materialize"
+    )
+
+
 @features_app.command("build")
-def features_build(feature_repo: FeatureRepo = None, home: Home = None) -> None:
+def features_build(
+    allow_failures: AllowFailures = None, feature_repo: FeatureRepo = None, home: Home = None
+) -> None:
     """Compute the offline feature tables from the accepted events, gate and publish them."""
     from recplat.features.build import build_features
 
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     with console.status("building and validating feature tables..."):
-        result = _guard(lambda: build_features(settings=ctx.settings, gate=ctx.gate))
+        result = guard(
+            lambda: build_features(
+                settings=ctx.settings, gate=ctx.gate, allow=tuple(allow_failures or ())
+            )
+        )
     table = Table("table", "rows", "validation run", title="published feature tables")
     for name, rows in result.rows.items():
         table.add_row(name, f"{rows:,}", str(result.validation_run_ids[name]))
@@ -179,7 +188,7 @@ def features_apply(feature_repo: FeatureRepo = None, home: Home = None) -> None:
     """Register the feature repo with Feast (same as `feast -c feature_repo apply`)."""
     from recplat.features.repo import apply_repo
 
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     with console.status("applying feature definitions..."):
         names = apply_repo(ctx.settings.feature_repo)
     table = Table("kind", "name", title="applied")
@@ -190,50 +199,23 @@ def features_apply(feature_repo: FeatureRepo = None, home: Home = None) -> None:
 
 
 @features_app.command("materialize")
-def features_materialize(feature_repo: FeatureRepo = None, home: Home = None) -> None:
-    """Load the published feature tables into the online store."""
+def features_materialize(
+    allow_failures: AllowFailures = None, feature_repo: FeatureRepo = None, home: Home = None
+) -> None:
+    """Gate the published tables, load them into the online store, check a read-back sample."""
     from recplat.features.build import materialize
+    from recplat.quality.online import check_online
 
-    ctx = _context(feature_repo, home)
-    with console.status("materializing..."):
-        start, end = materialize(settings=ctx.settings)
+    ctx = context_from(feature_repo, home)
+    allow = tuple(allow_failures or ())
+    with console.status("validating and materializing..."):
+        start, end = guard(lambda: materialize(settings=ctx.settings, gate=ctx.gate, allow=allow))
     console.print(
         f"materialized {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC into the online store"
     )
-
-
-@quality_app.command("list")
-def quality_list(
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
-    feature_repo: FeatureRepo = None,
-    home: Home = None,
-) -> None:
-    """List recent validation runs."""
-    ctx = _context(feature_repo, home)
-    table = Table(
-        "id",
-        "when (UTC)",
-        "dataset",
-        "result",
-        "rows",
-        "failed",
-        "seconds",
-        "quarantine",
-        title="validation runs",
-    )
-    for run in ctx.metadata.validations(limit=limit):
-        result = "[green]pass[/]" if run.success else "[red]FAIL[/]"
-        table.add_row(
-            str(run.id),
-            f"{run.created_at:%Y-%m-%d %H:%M:%S}",
-            run.dataset,
-            result,
-            f"{run.rows:,}",
-            str(run.failed_expectations),
-            f"{run.seconds:.2f}",
-            run.quarantine_path or "",
-        )
-    console.print(table)
+    with console.status("reading a sample back from the online store..."):
+        run_id = guard(lambda: check_online(settings=ctx.settings, gate=ctx.gate, allow=allow))
+    console.print(f"online read-back sample passed (validation run #{run_id})")
 
 
 @app.command("train")
@@ -252,6 +234,7 @@ def train_command(
         bool, typer.Option("--gpu/--cpu", help="One GPU per worker (bf16 autocast).")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of init and shuffling.")] = 0,
+    allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
@@ -263,7 +246,7 @@ def train_command(
         ranking = sorted(n for n, spec in CATALOG.items() if spec.task == "binary")
         console.print(f"[red]unknown ranking model {model!r}; choose one of {ranking}[/]")
         raise typer.Exit(2)
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     options = TrainOptions(
         model_name=model,
         epochs=epochs,
@@ -275,7 +258,11 @@ def train_command(
         seed=seed,
     )
     with console.status("building the point-in-time training set..."):
-        data = _guard(lambda: prepare_training_data(settings=ctx.settings, gate=ctx.gate))
+        data = guard(
+            lambda: prepare_training_data(
+                settings=ctx.settings, gate=ctx.gate, allow=tuple(allow_failures or ())
+            )
+        )
     with console.status(f"training {model} with Ray Train ({num_workers} worker(s))..."):
         outcome = train_model(
             settings=ctx.settings, data=data, options=options, metadata=ctx.metadata
@@ -314,7 +301,7 @@ def models_list(
     home: Home = None,
 ) -> None:
     """List registered model versions."""
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     table = Table(
         "model",
         "version",
@@ -348,11 +335,11 @@ def models_promote(
     home: Home = None,
 ) -> None:
     """Move a model version to a stage (production archives the previous one)."""
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     try:
         ctx.metadata.promote(model_name=model, version=version, stage=stage)
     except (LookupError, ValueError) as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(1) from None
     console.print(f"{model} version {version} -> {stage}")
 
@@ -373,7 +360,7 @@ def serve_command(
     import ray
     from recplat.serving.launch import start_serving, stop_serving
 
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     ctx.metadata.resolve(model_name=model, version=version)  # fail fast, before Ray starts
     with console.status("starting Ray Serve..."):
         url = start_serving(
@@ -408,6 +395,7 @@ def demo_command(
     epochs: Annotated[int, typer.Option(help="Maximum training epochs per model.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the data and of training.")] = 7,
     port: Annotated[int, typer.Option(help="HTTP port of the ranking API during the demo.")] = 8000,
+    allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
@@ -417,22 +405,14 @@ def demo_command(
     """
     from recplat.demo import DemoOptions, run_demo
 
-    ctx = _context(feature_repo, home)
+    ctx = context_from(feature_repo, home)
     options = DemoOptions(
-        users=users, items=items, impressions=impressions, epochs=epochs, seed=seed, port=port
+        users=users,
+        items=items,
+        impressions=impressions,
+        epochs=epochs,
+        seed=seed,
+        port=port,
+        allow_failures=tuple(allow_failures or ()),
     )
-    _guard(lambda: run_demo(ctx, options=options, console=console))
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    """Turn a data-quality failure into a clear message and exit code 1."""
-    from recplat.quality.gate import DataQualityError
-
-    try:
-        return fn()
-    except DataQualityError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
-    except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
+    guard(lambda: run_demo(ctx, options=options, console=console))

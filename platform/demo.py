@@ -29,6 +29,7 @@ class DemoOptions:
     seed: int = 7
     port: int = 8000
     requests: int = 3
+    allow_failures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,14 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
     from recplat.events.synthetic import generate
     from recplat.features.build import build_features, materialize
     from recplat.features.repo import apply_repo
+    from recplat.quality.online import check_online
     from recplat.serving.launch import start_serving
     from recplat.training.job import TrainOptions, prepare_training_data, train_model
 
     started = time.perf_counter()
     settings = ctx.settings
-    steps = _Steps(console, total=12)
+    steps = _Steps(console, total=14)
+    allow = options.allow_failures
     config = GeneratorConfig(
         users=options.users, items=options.items, impressions=options.impressions, seed=options.seed
     )
@@ -97,18 +100,30 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
     steps.run(
         "validate raw events (GX gate) and ingest",
         lambda: ingest(
-            events=data.events, users=data.users, items=data.items, settings=settings, gate=ctx.gate
+            events=data.events,
+            users=data.users,
+            items=data.items,
+            settings=settings,
+            gate=ctx.gate,
+            allow=allow,
         ),
     )
     built = steps.run(
         "build feature tables and validate each (GX gates)",
-        lambda: build_features(settings=settings, gate=ctx.gate),
+        lambda: build_features(settings=settings, gate=ctx.gate, allow=allow),
     )
     steps.run("register features with Feast (apply)", lambda: apply_repo(settings.feature_repo))
-    steps.run("materialize to the SQLite online store", lambda: materialize(settings=settings))
+    steps.run(
+        "validate and materialize to the SQLite online store (GX gates)",
+        lambda: materialize(settings=settings, gate=ctx.gate, allow=allow),
+    )
+    steps.run(
+        "read a sample back from the online store and validate it (GX gate)",
+        lambda: check_online(settings=settings, gate=ctx.gate, allow=allow),
+    )
     training = steps.run(
         "point-in-time training set from Feast (GX gate)",
-        lambda: prepare_training_data(settings=settings, gate=ctx.gate),
+        lambda: prepare_training_data(settings=settings, gate=ctx.gate, allow=allow),
     )
     console.print(
         f"    rows: {', '.join(f'{k} {v:,}' for k, v in built.rows.items())}; "
@@ -169,10 +184,20 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
         rankings = steps.run(f"POST /rank x{options.requests} over HTTP", ask)
 
     seconds = time.perf_counter() - started
+    _print_quality(ctx, console)
     _print_results(
         console, outcomes=outcomes, rankings=rankings, items=data.items, seconds=seconds, url=url
     )
     return DemoResult(outcomes=outcomes, rankings=rankings, seconds=seconds)
+
+
+def _print_quality(ctx: PlatformContext, console: Console) -> None:
+    from recplat.quality.report import write_index
+    from recplat.quality_cli import latest_runs_table
+
+    console.print(latest_runs_table(ctx.metadata))
+    page = write_index(metadata=ctx.metadata, root=ctx.settings.reports_dir)
+    console.print(f"data-quality report: {page.resolve()}  (recplat quality report --open)")
 
 
 def _print_results(

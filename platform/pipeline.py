@@ -6,6 +6,7 @@ Training (`recplat.training.job`) and serving (`recplat.serving`) follow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,11 +18,18 @@ from recplat.features.repo import apply_repo
 from recplat.quality.online import check_online
 
 
-def generate_events(ctx: PlatformContext, *, config: GeneratorConfig) -> IngestResult:
+def generate_events(
+    ctx: PlatformContext, *, config: GeneratorConfig, allow: Sequence[str] = ()
+) -> IngestResult:
     """Generate a synthetic event log and ingest it through the events gate."""
     data = generate(config)
     return ingest(
-        events=data.events, users=data.users, items=data.items, settings=ctx.settings, gate=ctx.gate
+        events=data.events,
+        users=data.users,
+        items=data.items,
+        settings=ctx.settings,
+        gate=ctx.gate,
+        allow=allow,
     )
 
 

@@ -34,7 +34,9 @@ class ExpectationFailure:
 
     @property
     def key(self) -> str:
-        """`rule:column` (or `rule`): what `--allow-failures` names to accept it."""
+        """What `--allow-failures` names to accept it: `drift:column`, `rule:column` or `rule`."""
+        if self.drift_baseline_run is not None:
+            return f"drift:{self.column}"
         return f"{self.rule}:{self.column}" if self.column else self.rule
 
     def matches(self, token: str) -> bool:
@@ -155,6 +157,7 @@ def _failure(result: Any) -> ExpectationFailure:
         examples = [_plain(observed)]
     detail = exception or (f"expected {_plain(kept)}" if kept else "")
     if config is not None and config.type == "expect_column_kl_divergence_to_be_less_than":
+        examples = [] if observed is None else examples
         detail = (
             f"value shares moved from the baseline: KL {_plain(observed)} > {kwargs['threshold']}"
             if observed is not None
@@ -177,10 +180,12 @@ class GXValidator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        # GX sets INFO on some of its module loggers at import; those lines are not for users.
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("great_expectations"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         self._gx = gx
         self._context = gx.get_context(mode="ephemeral")
-        # GX configures its own loggers on import; its INFO lines are not for our users.
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self._source = self._context.data_sources.add_pandas("recplat")
         self._runs = 0

@@ -44,7 +44,7 @@ def sample_online_features(*, settings: Settings, users: int, seed: int = 0) -> 
     frame = pd.DataFrame(raw)
     # Feast returns Python ints or None; keep ints as ints where nothing is missing.
     for column in ("age_bucket", "gender", "hist_len"):
-        frame[column] = pd.array(frame[column], dtype="Int64")
+        frame[column] = frame[column].astype("Int64")
     frame["user_id"] = frame["user_id"].astype(np.int64)
     return frame[["user_id", *(f.split(":")[1] for f in ONLINE_FEATURES)]]
 

@@ -114,7 +114,7 @@ def _per_list(column: str, fn: Callable[[Any], Any]) -> Derive:
             )
         out = pd.Series(np.nan, index=values.index, dtype="float64")
         if is_list.any():
-            out[is_list] = [fn(v) for v in values[is_list]]
+            out.loc[is_list] = np.array([fn(v) for v in values[is_list]], dtype=np.float64)
         # Integers when nothing is null, so GX compares numbers with numbers.
         return out.astype(np.int64) if is_list.all() else out
 
