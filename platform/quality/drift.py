@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from recplat.quality.thresholds import DriftTolerance
 
@@ -50,10 +51,10 @@ def statistics(frame: pd.DataFrame, *, tolerance: DriftTolerance) -> Statistics:
     for column in tolerance.categorical:
         if column not in frame.columns:
             continue
-        try:
-            shares = frame[column].dropna().value_counts(normalize=True, sort=True)
-        except TypeError:  # unhashable values: a type rule reports them
-            continue
+        values = frame[column].dropna()
+        if not values.map(lambda v: isinstance(v, str | int | float | bool | np.generic)).all():
+            continue  # not scalars: a type rule reports them
+        shares = values.value_counts(normalize=True, sort=True)
         # Pairs, not a dict: JSON would turn integer categories into strings.
         categorical[column] = [[_plain(k), float(v)] for k, v in shares.items()]
     return {"numeric": numeric, "categorical": categorical}

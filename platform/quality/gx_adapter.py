@@ -240,9 +240,16 @@ class GXValidator:
         for name, fn in spec.derived.items():
             try:
                 frame[name] = fn(frame)
-            except (DeriveError, TypeError, ValueError) as error:
-                # Wrong input type: say so, and let GX's type rules name the column too.
-                failures.append(ExpectationFailure("derive_" + name, name, None, [], str(error)))
+            except DeriveError as error:
+                failure = ExpectationFailure(
+                    error.rule, error.column, error.count, error.examples, str(error)
+                )
+                if failure.key not in {f.key for f in failures}:
+                    failures.append(failure)
+                frame[name] = np.nan
+            except (TypeError, ValueError) as error:
+                # Right container, unusable values (e.g. text inside the id lists).
+                failures.append(ExpectationFailure(f"derive_{name}", name, None, [], str(error)))
                 frame[name] = np.nan
         statistics = drift.statistics(frame, tolerance=spec.drift)
         expectations = spec.schema_expectations() + spec.build()

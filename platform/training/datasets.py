@@ -66,7 +66,8 @@ def fill_missing(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column]).fillna(-1).astype(np.int64)
     frame["category_id"] = pd.to_numeric(frame["category_id"]).fillna(0).astype(np.int64)
     for column in SEQUENCE_FEATURES:
-        frame[column] = frame[column].map(lambda v: [] if v is None else [int(x) for x in v])
+        if column in frame:  # timestamps are for checks; a frame without them still encodes
+            frame[column] = frame[column].map(lambda v: [] if v is None else [int(x) for x in v])
     frame["hist_len"] = frame["hist_item_ids"].map(len).astype(np.int64)
     return frame
 
