@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -271,13 +272,25 @@ def _sequences(store: Store) -> pd.DataFrame:
 
 
 def _longest(table: pd.DataFrame) -> int:
-    return int(table["hist_len"].idxmax())
+    return int(np.argmax(table["hist_len"].to_numpy()))
+
+
+def _get(table: pd.DataFrame, row: int, column: str) -> Any:
+    """One cell by position (typed Any: list cells defeat pandas-stubs)."""
+    return table[column].tolist()[row]
+
+
+def _set(table: pd.DataFrame, row: int, column: str, value: Any) -> None:
+    """Replace one cell by position (works for list cells too)."""
+    values = table[column].tolist()
+    values[row] = value
+    table[column] = values
 
 
 def test_unknown_item_ids_inside_sequences(store: Store) -> None:
     table = _sequences(store)
     row = _longest(table)
-    table.at[row, "hist_item_ids"] = [*table.at[row, "hist_item_ids"][:-1], 999_999]
+    _set(table, row, "hist_item_ids", [*_get(table, row, "hist_item_ids")[:-1], 999_999])
     error = _rejected(
         store,
         lambda: publish_tables(
@@ -291,8 +304,8 @@ def test_unknown_item_ids_inside_sequences(store: Store) -> None:
 def test_unsorted_sequences(store: Store) -> None:
     table = _sequences(store)
     row = _longest(table)
-    stamps = table.at[row, "hist_timestamps"]
-    table.at[row, "hist_timestamps"] = [stamps[-1], *stamps[1:-1], stamps[0]]
+    stamps = _get(table, row, "hist_timestamps")
+    _set(table, row, "hist_timestamps", [stamps[-1], *stamps[1:-1], stamps[0]])
     _rejected(
         store,
         lambda: publish_tables(
@@ -306,12 +319,12 @@ def test_sequence_longer_than_n(store: Store) -> None:
     table = _sequences(store)
     n = store.settings.sequence_length
     row = _longest(table)
-    items = table.at[row, "hist_item_ids"]
+    items = _get(table, row, "hist_item_ids")
     longer = (items * (n // len(items) + 2))[: n + 1]
-    table.at[row, "hist_item_ids"] = longer
-    table.at[row, "hist_category_ids"] = [1] * (n + 1)
-    table.at[row, "hist_timestamps"] = [table.at[row, "hist_timestamps"][0]] * (n + 1)
-    table.at[row, "hist_len"] = n + 1
+    _set(table, row, "hist_item_ids", longer)
+    _set(table, row, "hist_category_ids", [1] * (n + 1))
+    _set(table, row, "hist_timestamps", [_get(table, row, "hist_timestamps")[0]] * (n + 1))
+    _set(table, row, "hist_len", n + 1)
     _rejected(
         store,
         lambda: publish_tables(
@@ -324,8 +337,8 @@ def test_sequence_longer_than_n(store: Store) -> None:
 def test_padding_inside_a_sequence(store: Store) -> None:
     table = _sequences(store)
     row = _longest(table)
-    items = table.at[row, "hist_item_ids"]
-    table.at[row, "hist_item_ids"] = [items[0], 0, *items[2:]]
+    items = _get(table, row, "hist_item_ids")
+    _set(table, row, "hist_item_ids", [items[0], 0, *items[2:]])
     _rejected(
         store,
         lambda: publish_tables(

@@ -7,8 +7,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from recplat.context import PlatformContext
 from recplat.events.ingest import ingest
@@ -77,6 +79,18 @@ def test_feature_stages_published_and_materialized(pipeline: Pipeline) -> None:
     assert isinstance(online["hist_item_ids"][0], list) and len(online["hist_item_ids"][0]) > 0
 
 
+def _get(table: pd.DataFrame, row: int, column: str) -> Any:
+    """One cell by position (typed Any: list cells defeat pandas-stubs)."""
+    return table[column].tolist()[row]
+
+
+def _set(table: pd.DataFrame, row: int, column: str, value: Any) -> None:
+    """Replace one cell by position (works for list cells too)."""
+    values = table[column].tolist()
+    values[row] = value
+    table[column] = values
+
+
 def test_every_stage_was_gated_and_recorded(pipeline: Pipeline) -> None:
     runs = pipeline.ctx.metadata.validations(limit=100)
     stages = {(r.dataset, r.stage) for r in runs if r.success}
@@ -105,10 +119,10 @@ def test_training_set_gate_catches_a_leaked_behaviour(pipeline: Pipeline) -> Non
     report = pipeline.ctx.gate.validator.validate(df=frame, spec=spec)
     assert report.success, [f.describe() for f in report.failures]
     # The row's own impression (lookup + 1us) sneaks into its history: leakage.
-    row = int(frame["hist_len"].idxmax())
-    lookup = pd.Timestamp(frame.at[row, "event_timestamp"])
+    row = int(frame["hist_len"].to_numpy().argmax())
+    lookup = pd.Timestamp(_get(frame, row, "event_timestamp"))
     leaked_us = (lookup - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1) + 1
-    frame.at[row, "hist_timestamps"] = [*frame.at[row, "hist_timestamps"][1:], leaked_us]
+    _set(frame, row, "hist_timestamps", [*_get(frame, row, "hist_timestamps")[1:], leaked_us])
     report = pipeline.ctx.gate.validator.validate(df=frame, spec=spec)
     assert [f.key for f in report.failures] == [
         "expect_column_pair_values_a_to_be_greater_than_b:lookup_us,last_behaviour_us"
@@ -135,7 +149,7 @@ def test_online_read_back_catches_a_corrupted_sequence(pipeline: Pipeline) -> No
     row = row[row["hist_len"].fillna(0) >= 2].head(1).reset_index(drop=True)
     good = row.copy()
     # Written straight to the online store (as a buggy writer could): newest first.
-    row.at[0, "hist_timestamps"] = list(reversed(row.at[0, "hist_timestamps"]))
+    _set(row, 0, "hist_timestamps", list(reversed(_get(row, 0, "hist_timestamps"))))
     row["event_timestamp"] = pd.Timestamp.now(tz="UTC")
     with quiet_library_warnings():
         store.write_to_online_store("user_sequence", row)
