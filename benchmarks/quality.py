@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
 import psutil
 from recplat.events.synthetic import GeneratorConfig, generate
 from recplat.features.offline import sequence_snapshots
@@ -74,18 +75,17 @@ def main() -> None:
     )
     data, generate_s = _timed(lambda: generate(config))
     events = data.events
-    snapshots, build_s = _timed(
-        lambda: sequence_snapshots(events=events, items=data.items, max_len=50)
+    # About one snapshot per ten impressions: build ~1M from copies of the log with the users
+    # renamed per copy (the build step is timed on all of them).
+    probe = sequence_snapshots(events=events, items=data.items, max_len=50)
+    copies = max(1, -(-args.events // max(len(probe), 1)))
+    log = pd.concat(
+        [events.assign(user_id=events["user_id"] + k * 10_000_000) for k in range(copies)],
+        ignore_index=True,
     )
-    # 1M snapshots: repeat the built ones with shifted users if the log made fewer.
-    if len(snapshots) < len(events):
-        import pandas as pd
-
-        copies = -(-len(events) // len(snapshots))
-        snapshots = pd.concat(
-            [snapshots.assign(user_id=snapshots["user_id"] + k * 1_000_000) for k in range(copies)],
-            ignore_index=True,
-        ).head(len(events))
+    snapshots, build_s = _timed(
+        lambda: sequence_snapshots(events=log, items=data.items, max_len=50)
+    )
     validator = GXValidator()
     rows = []
     for name, frame, spec, step, step_s in (

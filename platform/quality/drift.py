@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from recplat.quality.thresholds import DriftTolerance
 
 Statistics = dict[str, Any]
 
+_SCALAR_KINDS = {"string", "integer", "floating", "boolean", "mixed-integer-float", "empty"}
 # Shares below this are folded into the baseline as a floor, so a category that
 # was merely rare (not absent) in the baseline does not make KL infinite.
 _SHARE_FLOOR = 1e-4
@@ -52,8 +52,9 @@ def statistics(frame: pd.DataFrame, *, tolerance: DriftTolerance) -> Statistics:
         if column not in frame.columns:
             continue
         values = frame[column].dropna()
-        if not values.map(lambda v: isinstance(v, str | int | float | bool | np.generic)).all():
-            continue  # not scalars: a type rule reports them
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind not in _SCALAR_KINDS:
+            continue  # lists, mixtures: a type rule reports them
         shares = values.value_counts(normalize=True, sort=True)
         # Pairs, not a dict: JSON would turn integer categories into strings.
         categorical[column] = [[_plain(k), float(v)] for k, v in shares.items()]

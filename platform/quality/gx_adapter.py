@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from recplat.quality import drift
-from recplat.quality.suites import DeriveError
+from recplat.quality.suites import LIST, LIST_CACHE, DeriveError
 
 if TYPE_CHECKING:
     from recplat.quality.suites import SuiteSpec
@@ -251,6 +251,16 @@ class GXValidator:
                 # Right container, unusable values (e.g. text inside the id lists).
                 failures.append(ExpectationFailure(f"derive_{name}", name, None, [], str(error)))
                 frame[name] = np.nan
+        # GX gets each list column as its length (null stays null): it only checks their
+        # presence (types and contents are the derived columns' job), and hashing a
+        # million Python lists for its batch id would cost more than all the checks.
+        for column, types in spec.schema.items():
+            if types == LIST and not failures:
+                flat = LIST_CACHE.get(frame, column)
+                frame[column] = np.where(flat.present, flat.lengths, np.nan)
+        LIST_CACHE.clear()
+        # One consolidated copy now, or pandas merges the column blocks on every GX metric.
+        frame = frame.copy()
         statistics = drift.statistics(frame, tolerance=spec.drift)
         expectations = spec.schema_expectations() + spec.build()
         if baseline is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from recplat.events.schema import EVENT_COLUMNS, EVENT_DEVICES, EVENT_TYPES
+from recplat.quality import lists
 from recplat.quality.thresholds import THRESHOLDS, DriftTolerance
 
 Derive = Callable[[pd.DataFrame], pd.Series]
@@ -97,62 +98,33 @@ def _epoch_s(column: str) -> Derive:
     return derive
 
 
-def _per_list(column: str, fn: Callable[[Any], Any]) -> Derive:
+# One flattening per list column per validation, shared by all its measures.
+LIST_CACHE = lists.FlatCache()
+
+
+def _per_list(column: str, measure: lists.Measure) -> Derive:
     def derive(df: pd.DataFrame) -> pd.Series:
-        values = df[column]
-        is_list = values.map(lambda v: isinstance(v, list | tuple | np.ndarray))
-        # Nulls are the not-null rule's business; anything else that is not a list is a type error.
-        bad = ~is_list & values.notna()
-        if bad.any():
+        try:
+            flat = LIST_CACHE.get(df, column)
+        except lists.ListTypeError as error:
             raise DeriveError(
                 rule="expect_column_values_to_be_lists",
                 column=column,
-                count=int(bad.sum()),
-                examples=values[bad].head(5).tolist(),
-                detail="values must be lists of integers, "
-                f"got {type(values[bad].iloc[0]).__name__}",
-            )
-        out = pd.Series(np.nan, index=values.index, dtype="float64")
-        if is_list.any():
-            out.loc[is_list] = np.array([fn(v) for v in values[is_list]], dtype=np.float64)
-        # Integers when nothing is null, so GX compares numbers with numbers.
-        return out.astype(np.int64) if is_list.all() else out
+                count=error.count,
+                examples=error.examples,
+                detail=str(error),
+            ) from error
+        values = measure(flat)
+        if flat.present.all():
+            # Integers when nothing is null, so GX compares numbers with numbers.
+            return pd.Series(values.astype(np.int64), index=df.index)
+        return pd.Series(np.where(flat.present, values, np.nan), index=df.index)
 
     return derive
 
 
-def _length(values: Any) -> int:
-    return len(values)
-
-
-def _unsorted_steps(values: Any) -> int:
-    """How many neighbours are out of order (0 when sorted oldest -> newest)."""
-    arr = np.asarray(values, dtype=np.int64)
-    return int((arr[1:] < arr[:-1]).sum()) if len(arr) > 1 else 0
-
-
-def _inner_padding(values: Any) -> int:
-    """Padding ids (0) after the first real id: padding belongs at the front only."""
-    arr = np.asarray(values, dtype=np.int64)
-    real = np.flatnonzero(arr != 0)
-    return int((arr[real[0] :] == 0).sum()) if len(real) else 0
-
-
-def _last(values: Any) -> int:
-    return int(values[-1]) if len(values) else 0
-
-
-def _unknown_ids(known: Collection[int] | None) -> Callable[[Any], int]:
-    lookup = None if known is None else np.asarray(sorted(known), dtype=np.int64)
-
-    def count(values: Any) -> int:
-        arr = np.asarray(values, dtype=np.int64)
-        arr = arr[arr != 0]
-        if lookup is None or not len(arr):
-            return 0
-        return int((~np.isin(arr, lookup)).sum())
-
-    return count
+def _last_seconds(flat: lists.Flat) -> np.ndarray:
+    return np.floor_divide(lists.last(flat), 1_000_000)
 
 
 def _now_s(now: datetime | None) -> int:
@@ -312,13 +284,13 @@ def item_attributes_suite(*, now: datetime | None = None) -> SuiteSpec:
 
 def _sequence_derived(known_items: Collection[int] | None) -> dict[str, Derive]:
     return {
-        "items_len": _per_list("hist_item_ids", _length),
-        "cats_len": _per_list("hist_category_ids", _length),
-        "ts_len": _per_list("hist_timestamps", _length),
-        "inner_padding": _per_list("hist_item_ids", _inner_padding),
-        "unknown_items": _per_list("hist_item_ids", _unknown_ids(known_items)),
-        "unsorted_steps": _per_list("hist_timestamps", _unsorted_steps),
-        "last_behaviour_s": _per_list("hist_timestamps", lambda v: _last(v) // 1_000_000),
+        "items_len": _per_list("hist_item_ids", lists.length),
+        "cats_len": _per_list("hist_category_ids", lists.length),
+        "ts_len": _per_list("hist_timestamps", lists.length),
+        "inner_padding": _per_list("hist_item_ids", lists.inner_padding),
+        "unknown_items": _per_list("hist_item_ids", lists.unknown_ids(known_items)),
+        "unsorted_steps": _per_list("hist_timestamps", lists.unsorted_steps),
+        "last_behaviour_s": _per_list("hist_timestamps", _last_seconds),
     }
 
 
@@ -454,7 +426,7 @@ def training_set_suite(*, max_len: int, known_items: Collection[int] | None = No
         build=build,
         derived={
             **derived,
-            "last_behaviour_us": _per_list("hist_timestamps", _last),
+            "last_behaviour_us": _per_list("hist_timestamps", lists.last),
             "lookup_us": lookup_us,
         },
         drift=t.drift,
