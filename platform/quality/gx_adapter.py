@@ -283,7 +283,7 @@ class GXValidator:
             gx.ValidationDefinition(name=f"{spec.name}-{self._runs}", data=batch, suite=suite)
         )
         try:
-            result = definition.run(batch_parameters={"dataframe": frame})
+            result = definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
         finally:
             self._context.validation_definitions.delete(definition.name)
             self._context.suites.delete(suite.name)
