@@ -113,11 +113,20 @@ class Gate:
         Raises:
             DataQualityError: When an expectation fails that `allow` does not accept.
         """
-        key = baseline_key or spec.dataset
+        key = baseline_key or self.baseline_key(spec.dataset)
         base = self.metadata.last_accepted(baseline_key=key)
         baseline = (base.id, base.summary.get("statistics") or {}) if base is not None else None
         report = self.validator.validate(df=df, spec=spec, baseline=baseline)
         return self._finish(report=report, df=df, allow=allow, stage=stage, key=key, source=source)
+
+    def baseline_key(self, dataset: str) -> str:
+        """Drift baseline key of a dataset derived from the accepted log.
+
+        Tables built from a MovieLens import compare with earlier MovieLens
+        tables (`user_profile:movielens`), not with a synthetic data set's.
+        """
+        _, _, source = self.metadata.accepted_log_key().partition(":")
+        return f"{dataset}:{source}" if source else dataset
 
     def check_file(
         self,
@@ -161,7 +170,7 @@ class Gate:
                 summary=report.summary(),
                 quarantine_path=str(folder),
                 stage=stage,
-                baseline_key=baseline_key or spec.dataset,
+                baseline_key=baseline_key or self.baseline_key(spec.dataset),
             )
             raise DataQualityError(
                 report=report, quarantine_path=folder, run_id=run.id, source=str(path)

@@ -90,6 +90,21 @@ class MetadataStore:
         with self.session() as s:
             return list(s.scalars(query))
 
+    def accepted_log_key(self) -> str:
+        """The baseline key of the newest accepted event log (`events` or `events:SOURCE`)."""
+        query = (
+            select(ValidationRun.baseline_key)
+            .where(
+                ValidationRun.dataset == "events",
+                ValidationRun.stage == "ingest",
+                ValidationRun.success.is_(True),
+            )
+            .order_by(ValidationRun.id.desc())
+            .limit(1)
+        )
+        with self.session() as s:
+            return s.scalars(query).first() or "events"
+
     def last_accepted(self, *, baseline_key: str) -> ValidationRun | None:
         """The newest successful run under a baseline key: the drift baseline."""
         query = (

@@ -46,7 +46,7 @@ class Store:
 
     def guarded_files(self) -> dict[Path, bytes]:
         data = self.settings.data_dir
-        files = [data / "online_store.db", self.settings.events_path]
+        files = [data / "online_store.db", data / "registry.db", self.settings.events_path]
         files += sorted(self.settings.offline_dir.glob("*.parquet"))
         return {p: p.read_bytes() for p in files}
 

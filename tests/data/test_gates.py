@@ -11,9 +11,9 @@ import pytest
 from recplat.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
-from recplat.features.offline import sequence_snapshots
+from recplat.features.offline import sequence_snapshots, user_profile_table
 from recplat.quality.gate import DataQualityError
-from recplat.quality.suites import events_suite, user_sequence_suite
+from recplat.quality.suites import events_suite, user_profile_suite, user_sequence_suite
 
 pytestmark = pytest.mark.data
 
@@ -104,3 +104,25 @@ def test_failed_ingest_keeps_the_last_good_event_log(
     after = {p: p.read_bytes() for p in settings.catalog_dir.glob("*.parquet")}
     assert after == before
     assert not list(Path(settings.catalog_dir).glob(".*.tmp"))
+
+
+def test_tables_of_another_source_are_not_drift_from_this_one(
+    context: PlatformContext, tiny_data: SyntheticData
+) -> None:
+    settings, gate = context.settings, context.gate
+    data = {"events": tiny_data.events, "users": tiny_data.users, "items": tiny_data.items}
+    ingest(**data, settings=settings, gate=gate)
+    assert gate.baseline_key("user_profile") == "user_profile"
+    profile = user_profile_table(tiny_data.users)
+    first = gate.check(df=profile, spec=user_profile_suite())
+    # A MovieLens import: its tables get their own baselines.
+    ingest(**data, settings=settings, gate=gate, source="movielens")
+    assert gate.baseline_key("user_profile") == "user_profile:movielens"
+    skewed = profile.assign(gender=1)
+    run = gate.check(df=skewed, spec=user_profile_suite())
+    assert context.metadata.validation(run_id=run).summary["baseline_run_id"] is None
+    # Back on the synthetic source, the same skew is drift from the first run.
+    ingest(**data, settings=settings, gate=gate)
+    with pytest.raises(DataQualityError, match="drift:gender") as info:
+        gate.check(df=skewed, spec=user_profile_suite())
+    assert info.value.report.baseline_run_id == first
