@@ -227,6 +227,10 @@ class Gate:
         html = report.render_html()
         if html is None:
             return
+        from recplat.quality.report import STYLE
+
+        # GX styles its page with Bootstrap from a CDN; our inline rules keep it legible offline.
+        html = html.replace("</head>", f"<style>{STYLE}</style></head>", 1)
         folder = self.reports_root / f"run-{run_id}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "gx.html").write_text(html)

@@ -110,19 +110,28 @@ def test_tables_of_another_source_are_not_drift_from_this_one(
     context: PlatformContext, tiny_data: SyntheticData
 ) -> None:
     settings, gate = context.settings, context.gate
-    data = {"events": tiny_data.events, "users": tiny_data.users, "items": tiny_data.items}
-    ingest(**data, settings=settings, gate=gate)
+    def ingest_as(source: str) -> None:
+        ingest(
+            events=tiny_data.events,
+            users=tiny_data.users,
+            items=tiny_data.items,
+            settings=settings,
+            gate=gate,
+            source=source,
+        )
+
+    ingest_as("events")
     assert gate.baseline_key("user_profile") == "user_profile"
     profile = user_profile_table(tiny_data.users)
     first = gate.check(df=profile, spec=user_profile_suite())
     # A MovieLens import: its tables get their own baselines.
-    ingest(**data, settings=settings, gate=gate, source="movielens")
+    ingest_as("movielens")
     assert gate.baseline_key("user_profile") == "user_profile:movielens"
     skewed = profile.assign(gender=1)
     run = gate.check(df=skewed, spec=user_profile_suite())
     assert context.metadata.validation(run_id=run).summary["baseline_run_id"] is None
     # Back on the synthetic source, the same skew is drift from the first run.
-    ingest(**data, settings=settings, gate=gate)
+    ingest_as("events")
     with pytest.raises(DataQualityError, match="drift:gender") as info:
         gate.check(df=skewed, spec=user_profile_suite())
     assert info.value.report.baseline_run_id == first
