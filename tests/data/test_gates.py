@@ -110,6 +110,7 @@ def test_tables_of_another_source_are_not_drift_from_this_one(
     context: PlatformContext, tiny_data: SyntheticData
 ) -> None:
     settings, gate = context.settings, context.gate
+
     def ingest_as(source: str) -> None:
         ingest(
             events=tiny_data.events,
