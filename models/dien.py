@@ -36,6 +36,7 @@ class DIENConfig:
     activation: Activation = "prelu"
     aux_weight: float = 1.0
     dropout: float = 0.0
+    batch_norm: bool = False  # BatchNorm1d after each hidden Linear of the head
 
 
 class DIENOutput(NamedTuple):
@@ -83,6 +84,7 @@ class DIEN(nn.Module):
             config.hidden,
             dropout=config.dropout,
             activation=config.activation,
+            batch_norm=config.batch_norm,
         )
 
     @overload

@@ -33,6 +33,7 @@ class DINConfig:
     hidden: tuple[int, ...] = (200, 80)
     activation: Activation = "prelu"
     dropout: float = 0.0
+    batch_norm: bool = False  # BatchNorm1d after each hidden Linear of the head
 
 
 class DIN(nn.Module):
@@ -53,6 +54,7 @@ class DIN(nn.Module):
             config.hidden,
             dropout=config.dropout,
             activation=config.activation,
+            batch_norm=config.batch_norm,
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

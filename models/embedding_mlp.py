@@ -21,6 +21,7 @@ class EmbeddingMLPConfig:
     hidden: tuple[int, ...] = (200, 80)
     activation: Activation = "prelu"
     dropout: float = 0.0
+    batch_norm: bool = False  # BatchNorm1d after each hidden Linear of the head
 
 
 class EmbeddingMLP(nn.Module):
@@ -39,6 +40,7 @@ class EmbeddingMLP(nn.Module):
             config.hidden,
             dropout=config.dropout,
             activation=config.activation,
+            batch_norm=config.batch_norm,
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

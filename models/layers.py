@@ -68,11 +68,18 @@ def mlp(
     dropout: float = 0.0,
     activation: Activation = "prelu",
     out_dim: int = 1,
+    batch_norm: bool = False,
 ) -> nn.Sequential:
-    """Linear -> activation (-> Dropout) blocks, ending in `out_dim` outputs. Input (N, in_dim)."""
+    """Linear (-> BatchNorm) -> activation (-> Dropout) blocks, ending in `out_dim` outputs.
+
+    Input (N, in_dim).
+    """
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), activation_layer(activation, width)]
+        layers.append(nn.Linear(in_dim, width))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(activation_layer(activation, width))
         if dropout:
             layers.append(nn.Dropout(dropout))
         in_dim = width

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from recplat.cli_common import AllowFailures, FeatureRepo, Home, console, context_from, guard
 from recplat.quality_cli import quality_app
+from recplat.runs_cli import runs_app
 from rich.markup import escape
 from rich.table import Table
 
@@ -27,11 +28,14 @@ data_app = typer.Typer(help="Event data: generate and ingest.", no_args_is_help=
 features_app = typer.Typer(
     help="Feature tables, Feast registry, online store.", no_args_is_help=True
 )
-models_app = typer.Typer(help="Model registry: list and promote versions.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Model registry: list, show and promote versions.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(quality_app, name="quality")
 app.add_typer(models_app, name="models")
+app.add_typer(runs_app, name="runs")
 
 
 def _quiet_logs(verbose: bool = False) -> None:
@@ -221,55 +225,117 @@ def features_materialize(
 @app.command("train")
 def train_command(
     model: Annotated[
-        str, typer.Option(help="Model: embedding_mlp, din, dien or logistic_regression.")
-    ] = "din",
+        str | None,
+        typer.Option(help="Model: embedding_mlp, din, dien or logistic_regression [din]."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="YAML with the model, optimiser, schedule and job settings "
+            "(see configs/); flags given here override it.",
+        ),
+    ] = None,
+    resume: Annotated[
+        int | None,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted or failed run from its last checkpoint "
+            "(its recorded settings; --epochs may extend it).",
+        ),
+    ] = None,
     epochs: Annotated[
-        int, typer.Option(help="Maximum epochs (early stopping on validation AUC).")
-    ] = 3,
-    batch_size: Annotated[int, typer.Option(help="Rows per step, per worker.")] = 512,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
-    embed_dim: Annotated[int, typer.Option(help="Embedding size.")] = 16,
-    num_workers: Annotated[int, typer.Option(help="Ray Train workers (DDP when > 1).")] = 1,
+        int | None, typer.Option(help="Maximum epochs (early stopping on validation AUC) [3].")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per step, per worker [512].")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate [2e-3].")] = None,
+    embed_dim: Annotated[int | None, typer.Option(help="Embedding size [16].")] = None,
+    num_workers: Annotated[
+        int | None, typer.Option(help="Ray Train workers, DDP when > 1 [1].")
+    ] = None,
     gpu: Annotated[
-        bool, typer.Option("--gpu/--cpu", help="One GPU per worker (bf16 autocast).")
-    ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of init and shuffling.")] = 0,
+        bool | None, typer.Option("--gpu/--cpu", help="One GPU per worker (bf16 autocast).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of init and shuffling [0].")] = None,
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
-    """Train a model on the point-in-time training set with Ray Train and register it."""
-    from recplat.models.catalog import CATALOG
-    from recplat.training.job import TrainOptions, prepare_training_data, train_model
+    """Train a model on the point-in-time training set with Ray Train and register it.
 
-    if model not in CATALOG or CATALOG[model].task != "binary":
-        ranking = sorted(n for n, spec in CATALOG.items() if spec.task == "binary")
-        console.print(f"[red]unknown ranking model {model!r}; choose one of {ranking}[/]")
-        raise typer.Exit(2)
-    ctx = context_from(feature_repo, home)
-    options = TrainOptions(
-        model_name=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        embed_dim=embed_dim,
-        num_workers=num_workers,
-        use_gpu=gpu,
-        seed=seed,
+    Runs on a local Ray, or on the cluster in RAY_ADDRESS (also under
+    `ray job submit -- recplat train ...`). Ctrl-C leaves a resumable run.
+    """
+    import dataclasses
+
+    from recplat.models.catalog import CATALOG
+    from recplat.training.config import ConfigError, TrainConfig, load_config
+    from recplat.training.job import (
+        TrainOptions,
+        prepare_training_data,
+        resume_run,
+        train_model,
     )
+
+    try:
+        base = load_config(config) if config else TrainConfig(model=model or "din")
+    except ConfigError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    name = model or base.model
+    if name not in CATALOG or CATALOG[name].task != "binary":
+        ranking = sorted(n for n, spec in CATALOG.items() if spec.task == "binary")
+        console.print(f"[red]unknown ranking model {name!r}; choose one of {ranking}[/]")
+        raise typer.Exit(2)
+    if name != base.model:
+        base = dataclasses.replace(base, model=name, model_config={})
+    overrides: dict[str, object] = {
+        key: value
+        for key, value in {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "embed_dim": embed_dim,
+            "num_workers": num_workers,
+            "use_gpu": gpu,
+            "seed": seed,
+        }.items()
+        if value is not None
+    }
+    if lr is not None:
+        overrides["optimizer"] = dataclasses.replace(base.optimizer, lr=lr)
+    options = TrainOptions.from_config(base, **overrides)
+    ctx = context_from(feature_repo, home)
     with console.status("building the point-in-time training set..."):
         data = guard(
             lambda: prepare_training_data(
                 settings=ctx.settings, gate=ctx.gate, allow=tuple(allow_failures or ())
             )
         )
-    with console.status(f"training {model} with Ray Train ({num_workers} worker(s))..."):
-        outcome = train_model(
-            settings=ctx.settings, data=data, options=options, metadata=ctx.metadata
-        )
+    what = f"run {resume}" if resume is not None else name
+    try:
+        with console.status(f"training {what} with Ray Train ({options.num_workers} worker(s))..."):
+            if resume is not None:
+                outcome = guard(
+                    lambda: resume_run(
+                        settings=ctx.settings,
+                        data=data,
+                        metadata=ctx.metadata,
+                        run_id=resume,
+                        epochs=epochs,
+                    )
+                )
+            else:
+                outcome = train_model(
+                    settings=ctx.settings, data=data, options=options, metadata=ctx.metadata
+                )
+    except KeyboardInterrupt:
+        latest = ctx.metadata.runs(limit=1)
+        hint = f" --resume {latest[0].id}" if latest else " --resume RUN"
+        console.print(f"[yellow]interrupted; continue with: recplat train{hint}[/]")
+        raise typer.Exit(130) from None
     console.print(metrics_table([outcome]))
     console.print(
-        f"registered {model} version {outcome.version}; "
+        f"registered {outcome.model_name} version {outcome.version} (run {outcome.run_id}); "
         f"curves: {outcome.artifact_path / 'curves.png'}"
     )
 
@@ -342,6 +408,33 @@ def models_promote(
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(1) from None
     console.print(f"{model} version {version} -> {stage}")
+
+
+@models_app.command("show")
+def models_show(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[
+        int | None, typer.Argument(help="Version (default: production, else newest).")
+    ] = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """One model version: stage, metrics, config, lineage (data, features, code, run)."""
+    from recplat.runs_cli import kv_table
+
+    ctx = context_from(feature_repo, home)
+    try:
+        v = ctx.metadata.resolve(model_name=model, version=version)
+    except LookupError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[bold]{v.model_name} version {v.version}[/] [{v.stage}] from run {v.run_id}, "
+        f"registered {v.created_at:%Y-%m-%d %H:%M:%S} UTC; artifact {v.artifact_path}"
+    )
+    console.print(kv_table("metrics", v.metrics))
+    console.print(kv_table("lineage", v.lineage or {}))
+    console.print(kv_table("model config", {k: val for k, val in v.config.items()}))
 
 
 @app.command("serve")

@@ -88,7 +88,7 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
 
     started = time.perf_counter()
     settings = ctx.settings
-    steps = _Steps(console, total=14)
+    steps = _Steps(console, total=13)
     allow = options.allow_failures
     config = GeneratorConfig(
         users=options.users, items=options.items, impressions=options.impressions, seed=options.seed

@@ -6,6 +6,8 @@ good tables (and so the online store) exactly as they were.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -138,6 +140,7 @@ def materialize(
                 continue
             gate.check(df=in_range, spec=spec, allow=allow, stage="materialize")
     store = open_store(settings.feature_repo)
-    with quiet_library_warnings():
+    # Feast prints its own progress lines (with colour codes) to stdout; ours say it better.
+    with quiet_library_warnings(), contextlib.redirect_stdout(io.StringIO()):
         store.materialize(start_date=start, end_date=end)
     return start, end

@@ -125,6 +125,7 @@ class MetadataStore:
         config: dict[str, Any],
         feature_service: str,
         validation_run_id: int | None,
+        lineage: dict[str, Any] | None = None,
     ) -> TrainingRun:
         """Record a run as started."""
         run = TrainingRun(
@@ -132,6 +133,7 @@ class MetadataStore:
             status="running",
             config=config,
             metrics={},
+            lineage=lineage or {},
             feature_service=feature_service,
             validation_run_id=validation_run_id,
         )
@@ -151,6 +153,25 @@ class MetadataStore:
             run.finished_at = utcnow()
         return run
 
+    def run(self, *, run_id: int) -> TrainingRun:
+        """One training run.
+
+        Raises:
+            KeyError: No such run.
+        """
+        with self.session() as s:
+            run = s.get(TrainingRun, run_id)
+        if run is None:
+            raise KeyError(f"no training run {run_id}")
+        return run
+
+    def update_lineage(self, *, run_id: int, **values: Any) -> None:
+        """Add entries to a run's lineage (e.g. the Ray job id once known)."""
+        with self.session() as s:
+            run = s.get(TrainingRun, run_id)
+            if run is not None:
+                run.lineage = {**(run.lineage or {}), **values}
+
     def runs(self, *, limit: int = 50) -> list[TrainingRun]:
         """Most recent training runs first."""
         with self.session() as s:
@@ -167,6 +188,7 @@ class MetadataStore:
         config: dict[str, Any],
         metrics: dict[str, Any],
         feature_service: str,
+        lineage: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Register a new version (next number for this model) in `staging`."""
         with self.session() as s:
@@ -182,6 +204,7 @@ class MetadataStore:
                 config=config,
                 metrics=metrics,
                 feature_service=feature_service,
+                lineage=lineage or {},
             )
             s.add(version)
         return version

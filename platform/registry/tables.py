@@ -60,6 +60,9 @@ class TrainingRun(Base):
     storage_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # What the model saw and what produced it: features, data range and rows, training-set
+    # validation run, code version, Ray job, the run it resumed (see recplat.training.lineage).
+    lineage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ModelVersion(Base):
@@ -78,3 +81,4 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     feature_service: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lineage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

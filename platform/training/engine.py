@@ -110,6 +110,7 @@ def train_epoch(
     rng: np.random.Generator | None = None,
     use_amp: bool = False,
     task: str = "binary",
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> float:
     """Train over the rows in `order`; returns the mean main loss.
 
@@ -149,6 +150,8 @@ def train_epoch(
         optimizer.zero_grad(set_to_none=True)
         (loss + extra if extra is not None else loss).backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()  # per optimiser step: warm-up and decay count steps
         total += float(loss.detach()) * len(index)
         seen += len(index)
     return total / max(seen, 1)
@@ -239,6 +242,7 @@ def fit(
     best: dict[str, torch.Tensor] | None = None,
     on_epoch: EpochHook | None = None,
     before_epoch: Callable[[int], None] | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> tuple[FitState, dict[str, torch.Tensor]]:
     """Train epoch by epoch with validation AUC early stopping, keeping the best weights.
 
@@ -257,6 +261,7 @@ def fit(
         on_epoch: Called after each epoch with the state and best weights
             (the Ray loop checkpoints and reports here).
         before_epoch: Called with the epoch number before it starts.
+        scheduler: Learning-rate schedule, stepped after every optimiser step.
 
     Returns:
         Final state and the best weights (on CPU).
@@ -280,6 +285,7 @@ def fit(
             item_categories=item_categories,
             rng=rng,
             use_amp=options.use_amp,
+            scheduler=scheduler,
         )
         metrics = evaluate(unwrap(model), validation, device=device)
         if metrics["auc"] > state.best_auc:

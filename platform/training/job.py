@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ from recplat.registry.artifacts import save_artifact
 from recplat.registry.store import MetadataStore
 from recplat.settings import Settings
 from recplat.storage import read_parquet
+from recplat.training.config import TrainConfig
 from recplat.training.curves import plot_history
 from recplat.training.datasets import (
     FEATURE_SERVICE,
+    LOOKUP_OFFSET,
     encode,
     entity_frame,
     historical_features,
@@ -31,7 +34,9 @@ from recplat.training.datasets import (
     vocab_from_catalog,
 )
 from recplat.training.engine import evaluate
+from recplat.training.lineage import code_version, data_lineage
 from recplat.training.loop import load_state, train_loop_per_worker
+from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,6 @@ class TrainOptions:
         model_name: A catalogue name (`embedding_mlp`, `din`).
         epochs: Maximum epochs (early stopping may end sooner).
         batch_size: Rows per optimizer step, per worker.
-        lr: Adam learning rate.
         embed_dim: Embedding size.
         num_workers: Ray Train workers (DDP when > 1).
         use_gpu: One GPU per worker.
@@ -54,12 +58,16 @@ class TrainOptions:
         seed: Seed of weights init and shuffling.
         threads: Torch threads per worker (None: Ray's default).
         fail_at_epoch: Inject a worker failure at this epoch (fault-tolerance tests).
+        optimizer: Optimiser and learning rate.
+        schedule: Learning-rate schedule (warm-up, decay).
+        init: Weight initialisation scheme.
+        model_params: Model config fields other than vocab and embed_dim
+            (e.g. hidden, activation, batch_norm, aux_weight).
     """
 
     model_name: str
     epochs: int = 3
     batch_size: int = 512
-    lr: float = 2e-3
     embed_dim: int = 16
     num_workers: int = 1
     use_gpu: bool = False
@@ -69,6 +77,31 @@ class TrainOptions:
     seed: int = 0
     threads: int | None = None
     fail_at_epoch: int | None = None
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    init: InitName = "default"
+    model_params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, **overrides: Any) -> TrainOptions:
+        """Options from a YAML configuration; `overrides` (e.g. from the CLI) win."""
+        params = dict(config.model_config)
+        values: dict[str, Any] = {
+            "model_name": config.model,
+            "embed_dim": params.pop("embed_dim", 16),
+            "model_params": params,
+            "optimizer": config.optimizer,
+            "schedule": config.schedule,
+            "init": config.init,
+            **dataclasses.asdict(config.train),
+        }
+        return cls(**(values | overrides))
+
+    def model_config(self, vocab: Vocab) -> Any:
+        """The model's config for `vocab`."""
+        return entry(self.model_name).config(
+            vocab=vocab, embed_dim=self.embed_dim, **self.model_params
+        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,8 @@ class TrainingData:
     max_len: int
     feature_service: str
     validation_run_id: int
+    features: tuple[str, ...] = ()  # view:feature names of the feature service
+    time_range: tuple[str, str] = ("", "")  # first and last impression (UTC, ISO)
 
 
 @dataclass(frozen=True)
@@ -126,28 +161,114 @@ def prepare_training_data(
     }
     item_categories = np.zeros(vocab.items, dtype=np.int64)
     item_categories[items["item_id"].to_numpy()] = items["category_id"].to_numpy()
+    features = tuple(
+        f"{projection.name}:{feature.name}"
+        for projection in store.get_feature_service(feature_service).feature_view_projections
+        for feature in projection.features
+    )
+    stamps = pd.to_datetime(frame["event_timestamp"], utc=True) + LOOKUP_OFFSET
     return TrainingData(
-        frames, arrays, item_categories, vocab, settings.sequence_length, feature_service, run_id
+        frames,
+        arrays,
+        item_categories,
+        vocab,
+        settings.sequence_length,
+        feature_service,
+        run_id,
+        features=features,
+        time_range=(stamps.min().isoformat(), stamps.max().isoformat()),
+    )
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint under a run's Ray Train storage folder."""
+    found = [p.parent for p in folder.glob("**/checkpoint_*/state.json")]
+    return max(found, key=lambda p: (p / "state.json").stat().st_mtime) if found else None
+
+
+def options_from_run(config: dict[str, Any]) -> TrainOptions:
+    """The options a run was started with (its recorded config)."""
+    values = dict(config["options"])
+    values["optimizer"] = OptimizerConfig(**values["optimizer"])
+    values["schedule"] = ScheduleConfig(**values["schedule"])
+    values["model_params"] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in values["model_params"].items()
+    }
+    values.pop("resume_from", None)
+    return TrainOptions(**values)
+
+
+def resume_run(
+    *,
+    settings: Settings,
+    data: TrainingData,
+    metadata: MetadataStore,
+    run_id: int,
+    epochs: int | None = None,
+) -> TrainOutcome:
+    """Continue an interrupted or failed run from its last checkpoint, as a new run.
+
+    Raises:
+        KeyError: No such run.
+        ValueError: The run finished already, or left no checkpoint.
+    """
+    run = metadata.run(run_id=run_id)
+    if run.status == "finished":
+        raise ValueError(f"training run {run_id} finished already; nothing to resume")
+    checkpoint = latest_checkpoint(settings.runs_dir / f"{run.model_name}-run{run.id}")
+    if checkpoint is None:
+        raise ValueError(f"training run {run_id} left no checkpoint to resume from")
+    options = options_from_run(run.config)
+    if epochs is not None:
+        options = dataclasses.replace(options, epochs=epochs)
+    return train_model(
+        settings=settings,
+        data=data,
+        options=options,
+        metadata=metadata,
+        resume_from=checkpoint,
+        resumed_run=run.id,
     )
 
 
 def train_model(
-    *, settings: Settings, data: TrainingData, options: TrainOptions, metadata: MetadataStore
+    *,
+    settings: Settings,
+    data: TrainingData,
+    options: TrainOptions,
+    metadata: MetadataStore,
+    resume_from: Path | None = None,
+    resumed_run: int | None = None,
 ) -> TrainOutcome:
-    """Train one model with Ray Train, evaluate on the test split, register it."""
+    """Train one model with Ray Train, evaluate on the test split, register it.
+
+    Args:
+        resume_from: A checkpoint folder to start from (`recplat train --resume`).
+        resumed_run: The run that checkpoint belongs to (recorded in the lineage).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; the run is recorded as `interrupted` and can be
+            resumed with `recplat train --resume RUN`.
+    """
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    spec = entry(options.model_name)
-    model_config = spec.config(vocab=data.vocab, embed_dim=options.embed_dim)
+    model_config = options.model_config(data.vocab)
+    lineage = data_lineage(data) | code_version() | {"resumed_from_run": resumed_run}
     run = metadata.start_run(
         model_name=options.model_name,
         config={"options": asdict(options), "model": config_to_dict(model_config)},
         feature_service=data.feature_service,
         validation_run_id=data.validation_run_id,
+        lineage=lineage,
     )
     ensure_ray(settings)
+    lineage["ray_job_id"] = ray.get_runtime_context().get_job_id()
+    lineage["ray_address"] = settings.ray_address or "local"
+    metadata.update_lineage(
+        run_id=run.id, ray_job_id=lineage["ray_job_id"], ray_address=lineage["ray_address"]
+    )
     storage = settings.runs_dir.resolve()
     name = f"{options.model_name}-run{run.id}"
     data_ref = ray.put(
@@ -163,6 +284,7 @@ def train_model(
             "data": data_ref,
             "model_name": options.model_name,
             "model_config": config_to_dict(model_config),
+            "resume_from": str(resume_from) if resume_from else None,
             **{k: v for k, v in asdict(options).items() if k != "model_name"},
         },
         scaling_config=ScalingConfig(num_workers=options.num_workers, use_gpu=options.use_gpu),
@@ -180,6 +302,11 @@ def train_model(
         with result.checkpoint.as_directory() as folder:
             best = torch.load(Path(folder) / "best.pt", weights_only=True)
             state = load_state(Path(folder))
+    except KeyboardInterrupt:
+        metadata.finish_run(
+            run_id=run.id, status="interrupted", metrics={}, storage_path=str(storage / name)
+        )
+        raise
     except Exception:
         metadata.finish_run(
             run_id=run.id, status="failed", metrics={}, storage_path=str(storage / name)
@@ -221,6 +348,7 @@ def train_model(
         config=config_to_dict(model_config),
         metrics={k: v for k, v in metrics.items() if k != "history"},
         feature_service=data.feature_service,
+        lineage=lineage | {"run_id": run.id, "artifact_path": str(artifact.resolve())},
     )
     log.info(
         "%s: test AUC %.4f, registered as version %d",

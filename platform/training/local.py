@@ -13,6 +13,7 @@ import torch
 from recplat.models.catalog import build_model, entry
 from recplat.training.engine import FitOptions, FitState, evaluate, fit
 from recplat.training.job import TrainingData, TrainOptions
+from recplat.training.optim import build_optimizer, build_scheduler, initialise
 from torch import nn
 
 
@@ -40,9 +41,15 @@ def train_local(
         torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
     spec = entry(options.model_name)
-    config = spec.config(vocab=data.vocab, embed_dim=options.embed_dim, **config_overrides)
+    config = spec.config(
+        vocab=data.vocab,
+        embed_dim=options.embed_dim,
+        **(dict(options.model_params) | config_overrides),
+    )
     model = build_model(options.model_name, config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
+    initialise(model, options.init, seed=options.seed)
+    optimizer = build_optimizer(model.parameters(), options.optimizer)
+    scheduler = build_scheduler(optimizer, options.schedule)
     started = time.perf_counter()
     state, best = fit(
         model,
@@ -58,6 +65,7 @@ def train_local(
         ),
         device=torch.device("cpu"),
         item_categories=data.item_categories if spec.needs_negatives else None,
+        scheduler=scheduler,
     )
     seconds = time.perf_counter() - started
     model.load_state_dict(best)

@@ -18,6 +18,13 @@ import numpy as np
 import torch
 from recplat.models.catalog import build_model, config_from_dict, entry
 from recplat.training.engine import FitOptions, FitState, fit, unwrap
+from recplat.training.optim import (
+    OptimizerConfig,
+    ScheduleConfig,
+    build_optimizer,
+    build_scheduler,
+    initialise,
+)
 
 
 def _save_checkpoint(
@@ -25,11 +32,13 @@ def _save_checkpoint(
     *,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: FitState,
     best: dict[str, torch.Tensor],
 ) -> None:
     torch.save(model.state_dict(), folder / "model.pt")
     torch.save(optimizer.state_dict(), folder / "optimizer.pt")
+    torch.save(scheduler.state_dict(), folder / "scheduler.pt")
     torch.save(best, folder / "best.pt")
     torch.save(torch.get_rng_state(), folder / "rng.pt")
     (folder / "state.json").write_text(json.dumps(dataclasses.asdict(state)))
@@ -55,15 +64,22 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     model_config = config_from_dict(config["model_name"], config["model_config"])
     model = build_model(config["model_name"], model_config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
+    initialise(model, config["init"], seed=int(config["seed"]))
+    optimizer = build_optimizer(model.parameters(), OptimizerConfig(**config["optimizer"]))
+    scheduler = build_scheduler(optimizer, ScheduleConfig(**config["schedule"]))
     state, best = FitState(), None
 
     checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:  # resuming after a failure
+    if checkpoint is None and config.get("resume_from"):
+        # `recplat train --resume RUN`: a new job continuing an interrupted one.
+        checkpoint = ray.train.Checkpoint(path=config["resume_from"])
+    if checkpoint is not None:  # resuming after a failure or an interruption
         with checkpoint.as_directory() as folder:
             path = Path(folder)
             model.load_state_dict(torch.load(path / "model.pt", weights_only=True))
             optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+            if (path / "scheduler.pt").exists():
+                scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
             best = torch.load(path / "best.pt", weights_only=True)
             state = load_state(path)
             state.resumes += 1
@@ -82,7 +98,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
                 _save_checkpoint(
-                    Path(folder), model=unwrap(model), optimizer=optimizer, state=state, best=best
+                    Path(folder),
+                    model=unwrap(model),
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    state=state,
+                    best=best,
                 )
                 ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(folder))
             else:
@@ -111,4 +132,5 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         best=best,
         on_epoch=on_epoch,
         before_epoch=before_epoch,
+        scheduler=scheduler,
     )

@@ -323,3 +323,84 @@ def test_a_worker_failure_resumes_from_the_last_checkpoint(pipeline: Pipeline) -
     assert outcome.metrics["resumes"] == 1  # the failure happened and was recovered from
     run = next(r for r in pipeline.ctx.metadata.runs() if r.id == outcome.run_id)
     assert run.status == "finished"
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_as_a_new_run(pipeline: Pipeline) -> None:
+    """`recplat train --resume RUN`: a run that died (no restarts left) continues where it was."""
+    from recplat.training.job import resume_run
+
+    metadata = pipeline.ctx.metadata
+    options = TrainOptions(
+        model_name="embedding_mlp",
+        epochs=2,
+        batch_size=256,
+        threads=1,
+        fail_at_epoch=1,
+        max_failures=0,
+    )
+    with pytest.raises(Exception, match="injected failure"):
+        train_model(
+            settings=pipeline.ctx.settings, data=pipeline.data, options=options, metadata=metadata
+        )
+    stopped = metadata.runs(limit=1)[0]
+    assert stopped.status == "failed"
+    outcome = resume_run(
+        settings=pipeline.ctx.settings, data=pipeline.data, metadata=metadata, run_id=stopped.id
+    )
+    # Epoch 0 came from the stopped run's checkpoint; only epoch 1 ran now.
+    assert [h["epoch"] for h in outcome.metrics["history"]] == [0, 1]
+    assert outcome.metrics["resumes"] == 1
+    resumed = metadata.run(run_id=outcome.run_id)
+    assert resumed.status == "finished" and resumed.lineage is not None
+    assert resumed.lineage["resumed_from_run"] == stopped.id
+    with pytest.raises(ValueError, match="finished already"):
+        resume_run(
+            settings=pipeline.ctx.settings,
+            data=pipeline.data,
+            metadata=metadata,
+            run_id=outcome.run_id,
+        )
+
+
+def test_model_versions_carry_their_lineage(pipeline: Pipeline) -> None:
+    version = pipeline.ctx.metadata.resolve(model_name="din")
+    lineage = version.lineage or {}
+    assert lineage["feature_service"] == "ranking_v1"
+    assert "user_sequence:hist_item_ids" in lineage["features"]
+    assert lineage["training_set_validation_run_id"] == pipeline.data.validation_run_id
+    assert (
+        pipeline.ctx.metadata.validation(run_id=lineage["training_set_validation_run_id"]).dataset
+        == "training_set"
+    )
+    first, last = lineage["data_time_range"]
+    assert first < last and first.startswith("2026-01")
+    assert lineage["rows"]["train"] == len(pipeline.data.frames["train"])
+    assert len(lineage["git_sha"]) == 40 or lineage["git_sha"] == "unknown"
+    assert lineage["ray_job_id"] and lineage["run_id"] == pipeline.outcomes["din"].run_id
+    assert Path(lineage["artifact_path"]).is_dir()
+
+
+def test_runs_and_models_from_the_command_line(pipeline: Pipeline, tmp_path: Path) -> None:
+    from recplat.cli import app
+    from typer.testing import CliRunner
+
+    s = pipeline.ctx.settings
+    where = ["--feature-repo", str(s.feature_repo), "--home", str(s.home)]
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, [*args, *where], env={"COLUMNS": "160"})
+        return result.exit_code, result.output
+
+    run_id = pipeline.outcomes["din"].run_id
+    code, out = cli("runs", "list")
+    assert code == 0 and "din" in out and "finished" in out
+    code, out = cli("runs", "show", str(run_id))
+    assert code == 0 and "per epoch" in out and "git_sha" in out and "ray_job_id" in out
+    code, out = cli("models", "show", "din")
+    assert code == 0 and "production" in out and "ranking_v1" in out
+    code, out = cli("runs", "show", "9999")
+    assert code == 1 and "no training run 9999" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: din\noptimizer: {lr: fast}\n")
+    code, out = cli("train", "--config", str(bad))
+    assert code == 2 and "optimizer.lr: expected float, got str 'fast'" in out

@@ -1,0 +1,80 @@
+"""Training configuration files: every shipped one loads; mistakes are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from recplat.models.layers import Vocab
+from recplat.training.config import ConfigError, load_config, parse_config
+from recplat.training.job import TrainOptions
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+VOCAB = Vocab(users=10, items=20, categories=5)
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_configs_load_and_build_their_model(path: Path) -> None:
+    config = load_config(path)
+    assert config.model == path.stem
+    options = TrainOptions.from_config(config)
+    model_config = options.model_config(VOCAB)
+    assert model_config.embed_dim == 16 and model_config.vocab == VOCAB
+    # YAML lists become the tuples the frozen model configs hold.
+    assert isinstance(model_config.hidden, tuple)
+
+
+def test_values_reach_the_options() -> None:
+    config = load_config(CONFIGS / "embedding_mlp.yaml")
+    options = TrainOptions.from_config(config, epochs=7)
+    assert options.epochs == 7 and options.batch_size == 512
+    assert options.optimizer.name == "adamw" and options.optimizer.weight_decay == 1e-4
+    assert options.schedule.name == "inverse_time" and options.schedule.warmup_steps == 100
+    assert options.init == "xavier" and options.model_params["batch_norm"] is True
+
+
+def _error(data: object) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, source="x.yaml")
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"model": "din", "optimiser": {}}, "x.yaml: optimiser: unknown key"),
+        ({"model": "din", "optimizer": {"lrr": 1}}, "x.yaml: optimizer.lrr: unknown key"),
+        ({"model": "din", "optimizer": {"lr": "fast"}}, "optimizer.lr: expected float, got str"),
+        ({"model": "din", "optimizer": {"name": "adagrad"}}, "optimizer.name: expected one of"),
+        ({"model": "din", "optimizer": {"lr": -1}}, "optimizer.lr must be > 0"),
+        ({"model": "din", "train": {"epochs": 2.5}}, "train.epochs: expected int, got float"),
+        ({"model": "din", "train": {"epochs": True}}, "train.epochs: expected int, got bool"),
+        ({"model": "din", "train": {"num_workers": 0}}, "train.num_workers must be >= 1"),
+        ({"model": "din", "model_config": {"hiden": [8]}}, "model_config.hiden: unknown key"),
+        ({"model": "din", "model_config": {"hidden": [8, "x"]}}, "model_config.hidden[1]"),
+        ({"model": "din", "model_config": {"vocab": {}}}, "model_config.vocab: unknown key"),
+        ({"model": "dien", "schedule": {"name": "exponential", "decay_rate": 2}}, "decay_rate"),
+        ({"model": "gbdt"}, "model: expected one of"),
+        ({"model": "din", "init": "zeros"}, "init: expected one of"),
+        (["din"], "expected a mapping at the top level"),
+    ],
+)
+def test_mistakes_are_named(data: object, message: str) -> None:
+    assert message in _error(data)
+
+
+def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "none.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: din\n  optimizer: [\n")
+    with pytest.raises(ConfigError, match=f"{broken}: not valid YAML"):
+        load_config(broken)
+
+
+def test_ints_are_accepted_for_floats_and_nulls_where_optional() -> None:
+    data = yaml.safe_load("model: din\noptimizer: {lr: 1}\ntrain: {threads: null}\n")
+    config = parse_config(data)
+    assert config.optimizer.lr == 1.0 and isinstance(config.optimizer.lr, float)
+    assert config.train.threads is None
