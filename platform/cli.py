@@ -257,6 +257,10 @@ def train_command(
         bool | None, typer.Option("--gpu/--cpu", help="One GPU per worker (bf16 autocast).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of init and shuffling [0].")] = None,
+    placement: Annotated[
+        str | None,
+        typer.Option(help="Worker placement: pack, spread or strict_spread (one per node)."),
+    ] = None,
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -298,11 +302,15 @@ def train_command(
             "num_workers": num_workers,
             "use_gpu": gpu,
             "seed": seed,
+            "placement": placement,
         }.items()
         if value is not None
     }
     if lr is not None:
         overrides["optimizer"] = dataclasses.replace(base.optimizer, lr=lr)
+    if placement is not None and placement not in ("pack", "spread", "strict_spread"):
+        console.print(f"[red]--placement {placement!r}: choose pack, spread or strict_spread[/]")
+        raise typer.Exit(2)
     options = TrainOptions.from_config(base, **overrides)
     ctx = context_from(feature_repo, home)
     with console.status("building the point-in-time training set..."):
@@ -429,12 +437,48 @@ def models_show(
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(1) from None
     console.print(
-        f"[bold]{v.model_name} version {v.version}[/] [{v.stage}] from run {v.run_id}, "
+        f"[bold]{v.model_name} version {v.version}[/] ({v.stage}) from run {v.run_id}, "
         f"registered {v.created_at:%Y-%m-%d %H:%M:%S} UTC; artifact {v.artifact_path}"
     )
     console.print(kv_table("metrics", v.metrics))
     console.print(kv_table("lineage", v.lineage or {}))
     console.print(kv_table("model config", {k: val for k, val in v.config.items()}))
+
+
+cluster_app = typer.Typer(
+    help="A two-node Ray cluster on this machine (multi-node jobs without a second host).",
+    no_args_is_help=True,
+)
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("up")
+def cluster_up(
+    port: Annotated[int, typer.Option(help="GCS port of the head node.")] = 6390,
+    dashboard_port: Annotated[int, typer.Option(help="Dashboard / job submission port.")] = 8270,
+    cpus_per_node: Annotated[int, typer.Option(help="CPUs each node offers.")] = 1,
+) -> None:
+    """Start a head node (resource node_a) and a second node (node_b) with their own ports."""
+    from recplat.local_cluster import LocalCluster, start
+
+    cluster = LocalCluster(port=port, dashboard_port=dashboard_port, cpus_per_node=cpus_per_node)
+    with console.status("starting two Ray nodes..."):
+        start(cluster)
+    console.print(f"RAY_ADDRESS={cluster.address}   jobs: {cluster.jobs_url}")
+    console.print(
+        f"try: .venv/bin/ray job submit --address {cluster.jobs_url} -- "
+        ".venv/bin/recplat train --model embedding_mlp --num-workers 2 --placement strict_spread"
+    )
+
+
+@cluster_app.command("down")
+def cluster_down(
+    port: Annotated[int, typer.Option(help="GCS port of the head node.")] = 6390,
+) -> None:
+    """Stop the nodes `recplat cluster up` started (and nothing else)."""
+    from recplat.local_cluster import LocalCluster, stop
+
+    console.print(f"stopped {stop(LocalCluster(port=port))} Ray processes")
 
 
 @app.command("serve")

@@ -20,11 +20,13 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 from recplat.models.catalog import CATALOG
 from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
+
+Placement = Literal["pack", "spread", "strict_spread"]
 
 
 class ConfigError(ValueError):
@@ -45,6 +47,8 @@ class RunSettings:
         amp: bf16 autocast on GPU (ignored on CPU).
         max_failures: Worker-group restarts allowed (each resumes from the last checkpoint).
         threads: Torch threads per worker (null: Ray's default).
+        placement: Where workers go: pack (fewest nodes), spread (prefer distinct
+            nodes) or strict_spread (one worker per node, or wait).
     """
 
     epochs: int = 3
@@ -56,6 +60,7 @@ class RunSettings:
     amp: bool = True
     max_failures: int = 1
     threads: int | None = None
+    placement: Placement = "pack"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "num_workers"):

@@ -22,7 +22,7 @@ from recplat.registry.artifacts import save_artifact
 from recplat.registry.store import MetadataStore
 from recplat.settings import Settings
 from recplat.storage import read_parquet
-from recplat.training.config import TrainConfig
+from recplat.training.config import Placement, TrainConfig
 from recplat.training.curves import plot_history
 from recplat.training.datasets import (
     FEATURE_SERVICE,
@@ -63,6 +63,7 @@ class TrainOptions:
         init: Weight initialisation scheme.
         model_params: Model config fields other than vocab and embed_dim
             (e.g. hidden, activation, batch_norm, aux_weight).
+        placement: pack, spread or strict_spread (Ray placement group strategy).
     """
 
     model_name: str
@@ -81,6 +82,7 @@ class TrainOptions:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     init: InitName = "default"
     model_params: dict[str, Any] = field(default_factory=dict)
+    placement: Placement = "pack"
 
     @classmethod
     def from_config(cls, config: TrainConfig, **overrides: Any) -> TrainOptions:
@@ -287,7 +289,11 @@ def train_model(
             "resume_from": str(resume_from) if resume_from else None,
             **{k: v for k, v in asdict(options).items() if k != "model_name"},
         },
-        scaling_config=ScalingConfig(num_workers=options.num_workers, use_gpu=options.use_gpu),
+        scaling_config=ScalingConfig(
+            num_workers=options.num_workers,
+            use_gpu=options.use_gpu,
+            placement_strategy=options.placement.upper(),
+        ),
         run_config=RunConfig(
             name=name,
             storage_path=str(storage),
