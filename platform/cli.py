@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from recplat.cli_common import AllowFailures, FeatureRepo, Home, console, context_from, guard
@@ -320,8 +322,9 @@ def train_command(
             )
         )
     what = f"run {resume}" if resume is not None else name
+    epochs_total = epochs if resume is not None and epochs else options.epochs
     try:
-        with console.status(f"training {what} with Ray Train ({options.num_workers} worker(s))..."):
+        with _epoch_progress(f"training {what}", epochs_total) as on_epoch:
             if resume is not None:
                 outcome = guard(
                     lambda: resume_run(
@@ -330,11 +333,16 @@ def train_command(
                         metadata=ctx.metadata,
                         run_id=resume,
                         epochs=epochs,
+                        on_epoch=on_epoch,
                     )
                 )
             else:
                 outcome = train_model(
-                    settings=ctx.settings, data=data, options=options, metadata=ctx.metadata
+                    settings=ctx.settings,
+                    data=data,
+                    options=options,
+                    metadata=ctx.metadata,
+                    on_epoch=on_epoch,
                 )
     except KeyboardInterrupt:
         latest = ctx.metadata.runs(limit=1)
@@ -346,6 +354,26 @@ def train_command(
         f"registered {outcome.model_name} version {outcome.version} (run {outcome.run_id}); "
         f"curves: {outcome.artifact_path / 'curves.png'}"
     )
+
+
+@contextlib.contextmanager
+def _epoch_progress(title: str, epochs: int) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A progress bar over epochs, with each epoch's metrics printed as it finishes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(title, total=epochs)
+
+        def on_epoch(m: dict[str, Any]) -> None:
+            bar.console.print(
+                f"  epoch {m['epoch']}: train loss {m['train_loss']:.4f}, "
+                f"val AUC {m['val_auc']:.4f}, GAUC {m['val_gauc']:.4f}, "
+                f"logloss {m['val_logloss']:.4f}"
+            )
+            bar.update(task, completed=int(m["epoch"]) + 1)
+
+        yield on_epoch
 
 
 def metrics_table(outcomes: list[TrainOutcome]) -> Table:

@@ -21,7 +21,7 @@ STATUS = {"finished": "green", "running": "cyan", "failed": "red", "interrupted"
 
 def _metric(run: TrainingRun, key: str) -> str:
     value = (run.metrics or {}).get(key)
-    return f"{value:.4f}" if isinstance(value, float) else ""
+    return f"{value:.3f}" if isinstance(value, float) else ""
 
 
 @runs_app.command("list")
@@ -33,13 +33,13 @@ def runs_list(
 ) -> None:
     """Recent training runs, newest first."""
     ctx = context_from(feature_repo, home)
-    table = Table(title="training runs", box=box.SIMPLE_HEAD)
-    table.add_column("run", justify="right")
+    table = Table(title="training runs", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    table.add_column("run", justify="right", min_width=3, no_wrap=True)
     table.add_column("model", no_wrap=True)
-    table.add_column("status")
-    table.add_column("started (UTC)", no_wrap=True)
-    for name in ("epochs", "val AUC", "test AUC", "resumes"):
-        table.add_column(name, justify="right")
+    table.add_column("status", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    for name in ("epochs", "val AUC", "test AUC"):
+        table.add_column(name, justify="right", no_wrap=True)
     runs = [r for r in ctx.metadata.runs(limit=limit * 5) if model in (None, r.model_name)]
     for run in runs[:limit]:
         colour = STATUS.get(run.status, "white")
@@ -47,11 +47,10 @@ def runs_list(
             str(run.id),
             run.model_name,
             f"[{colour}]{run.status}[/]",
-            f"{run.started_at:%m-%d %H:%M:%S}",
+            f"{run.started_at:%m-%d %H:%M}",
             str((run.metrics or {}).get("epochs_run", "")),
             _metric(run, "best_val_auc"),
             _metric(run, "test_auc"),
-            str((run.metrics or {}).get("resumes", "")),
         )
     console.print(table)
 

@@ -37,6 +37,7 @@ from recplat.training.engine import evaluate
 from recplat.training.lineage import code_version, data_lineage
 from recplat.training.loop import load_state, train_loop_per_worker
 from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
+from recplat.training.progress import EpochCallback, make_sink, run_with_progress
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,7 @@ def resume_run(
     metadata: MetadataStore,
     run_id: int,
     epochs: int | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> TrainOutcome:
     """Continue an interrupted or failed run from its last checkpoint, as a new run.
 
@@ -230,6 +232,7 @@ def resume_run(
         metadata=metadata,
         resume_from=checkpoint,
         resumed_run=run.id,
+        on_epoch=on_epoch,
     )
 
 
@@ -241,12 +244,14 @@ def train_model(
     metadata: MetadataStore,
     resume_from: Path | None = None,
     resumed_run: int | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> TrainOutcome:
     """Train one model with Ray Train, evaluate on the test split, register it.
 
     Args:
         resume_from: A checkpoint folder to start from (`recplat train --resume`).
         resumed_run: The run that checkpoint belongs to (recorded in the lineage).
+        on_epoch: Called in this process with each epoch's metrics as it finishes.
 
     Raises:
         KeyboardInterrupt: Ctrl-C; the run is recorded as `interrupted` and can be
@@ -273,6 +278,7 @@ def train_model(
     )
     storage = settings.runs_dir.resolve()
     name = f"{options.model_name}-run{run.id}"
+    sink = make_sink() if on_epoch is not None else None
     data_ref = ray.put(
         {
             "train": data.arrays["train"],
@@ -287,6 +293,7 @@ def train_model(
             "model_name": options.model_name,
             "model_config": config_to_dict(model_config),
             "resume_from": str(resume_from) if resume_from else None,
+            "progress": sink,
             **{k: v for k, v in asdict(options).items() if k != "model_name"},
         },
         scaling_config=ScalingConfig(
@@ -302,7 +309,7 @@ def train_model(
         ),
     )
     try:
-        result = trainer.fit()
+        result = run_with_progress(trainer.fit, sink=sink, on_epoch=on_epoch)
         if result.checkpoint is None:
             raise RuntimeError(f"training run {name} produced no checkpoint")
         with result.checkpoint.as_directory() as folder:

@@ -96,6 +96,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     def on_epoch(state: FitState, best: dict[str, torch.Tensor]) -> None:
         report = state.history[-1]
         with tempfile.TemporaryDirectory() as folder:
+            if rank == 0 and config.get("progress") is not None:
+                config["progress"].put.remote(report)
             if rank == 0:
                 _save_checkpoint(
                     Path(folder),
