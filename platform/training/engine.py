@@ -8,6 +8,7 @@ returns one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -274,6 +275,7 @@ def fit(
             before_epoch(epoch)
         # Seeded per (seed, rank, epoch): a resumed run shuffles as the original would.
         rng = np.random.default_rng((options.seed, rank, epoch))
+        started = time.perf_counter()
         train_loss = train_epoch(
             model,
             train,
@@ -287,6 +289,7 @@ def fit(
             use_amp=options.use_amp,
             scheduler=scheduler,
         )
+        train_seconds = time.perf_counter() - started
         metrics = evaluate(unwrap(model), validation, device=device)
         if metrics["auc"] > state.best_auc:
             best = _cpu_state(model)
@@ -298,6 +301,9 @@ def fit(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
+                # This worker's rows and seconds (throughput; excludes validation).
+                "train_rows": len(rows),
+                "train_seconds": train_seconds,
                 "val_auc": metrics["auc"],
                 "val_gauc": metrics["gauc"],
                 "val_logloss": metrics["logloss"],

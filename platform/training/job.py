@@ -38,6 +38,7 @@ from recplat.training.lineage import code_version, data_lineage
 from recplat.training.loop import load_state, train_loop_per_worker
 from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
 from recplat.training.progress import EpochCallback, make_sink, run_with_progress
+from recplat.training.shards import to_dataset
 
 log = logging.getLogger(__name__)
 
@@ -279,12 +280,11 @@ def train_model(
     storage = settings.runs_dir.resolve()
     name = f"{options.model_name}-run{run.id}"
     sink = make_sink() if on_epoch is not None else None
+    # Training rows go through Ray Data, split per worker; the validation set and the
+    # item -> category table are small and every worker needs all of them.
+    train_dataset = to_dataset(data.arrays["train"])
     data_ref = ray.put(
-        {
-            "train": data.arrays["train"],
-            "validation": data.arrays["validation"],
-            "item_categories": data.item_categories,
-        }
+        {"validation": data.arrays["validation"], "item_categories": data.item_categories}
     )
     trainer = TorchTrainer(
         train_loop_per_worker,
@@ -294,8 +294,10 @@ def train_model(
             "model_config": config_to_dict(model_config),
             "resume_from": str(resume_from) if resume_from else None,
             "progress": sink,
+            "train_dtypes": {k: v.dtype.str for k, v in data.arrays["train"].items()},
             **{k: v for k, v in asdict(options).items() if k != "model_name"},
         },
+        datasets={"train": train_dataset},
         scaling_config=ScalingConfig(
             num_workers=options.num_workers,
             use_gpu=options.use_gpu,

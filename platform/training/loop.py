@@ -1,7 +1,7 @@
 """The Ray Train worker loop (runs once per worker, DDP across workers).
 
-Each worker trains on its own shard (rows rank::world_size), evaluates the
-full validation set, and reports every epoch. Rank 0 writes a checkpoint each
+Each worker trains on its own shard of the training set (split by Ray Data),
+evaluates the full validation set, and reports every epoch. Rank 0 writes a checkpoint each
 epoch with the current weights, optimizer, fit state, RNG state and the best
 weights so far; a restarted worker group resumes from it.
 """
@@ -25,6 +25,7 @@ from recplat.training.optim import (
     build_scheduler,
     initialise,
 )
+from recplat.training.shards import collect
 
 
 def _save_checkpoint(
@@ -61,6 +62,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         torch.set_num_threads(int(config["threads"]))
     torch.manual_seed(int(config["seed"]))
     data = ray.get(config["data"])
+    # Only this worker's rows: Ray Train split the training dataset across workers.
+    train = collect(
+        ray.train.get_dataset_shard("train"),
+        dtypes={k: np.dtype(v) for k, v in config["train_dtypes"].items()},
+    )
 
     model_config = config_from_dict(config["model_name"], config["model_config"])
     model = build_model(config["model_name"], model_config)
@@ -115,7 +121,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     needs_negatives = entry(config["model_name"]).needs_negatives
     fit(
         model,
-        train=data["train"],
+        train=train,
         validation=data["validation"],
         optimizer=optimizer,
         options=FitOptions(
@@ -127,7 +133,6 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             use_amp=bool(config.get("amp")) and device.type == "cuda",
         ),
         device=device,
-        shard=np.arange(rank, len(data["train"]["label"]), world),
         rank=rank,
         item_categories=data["item_categories"] if needs_negatives else None,
         state=state,
