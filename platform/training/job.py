@@ -321,6 +321,9 @@ def train_model(
         metadata.finish_run(
             run_id=run.id, status="interrupted", metrics={}, storage_path=str(storage / name)
         )
+        log.warning("run %d interrupted; resume with: recplat train --resume %d", run.id, run.id)
+        # Stop the workers now (the job's actors die with this driver's connection).
+        ray.shutdown()
         raise
     except Exception:
         metadata.finish_run(

@@ -45,12 +45,17 @@ def run_with_progress(
     if on_epoch is None:
         return fn()
     done = threading.Event()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future: Future[T] = pool.submit(fn)
-        future.add_done_callback(lambda _: done.set())
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recplat-fit")
+    future: Future[T] = pool.submit(fn)
+    future.add_done_callback(lambda _: done.set())
+    try:
         while True:
             finished = done.wait(poll_s)
             for item in ray.get(sink.drain.remote()):
                 on_epoch(item)
             if finished:
                 return future.result()
+    finally:
+        # On Ctrl-C do not wait for the job here: the caller records the run and stops Ray,
+        # which ends the fit thread.
+        pool.shutdown(wait=done.is_set())

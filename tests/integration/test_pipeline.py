@@ -404,3 +404,50 @@ def test_runs_and_models_from_the_command_line(pipeline: Pipeline, tmp_path: Pat
     bad.write_text("model: din\noptimizer: {lr: fast}\n")
     code, out = cli("train", "--config", str(bad))
     assert code == 2 and "optimizer.lr: expected float, got str 'fast'" in out
+
+
+def test_ctrl_c_leaves_a_run_that_resumes(pipeline: Pipeline, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) during `recplat train` records `interrupted`; `--resume` finishes it."""
+    import os
+    import signal
+
+    from recplat.cli import app
+    from typer.testing import CliRunner
+
+    s = pipeline.ctx.settings
+    where = ["--feature-repo", str(s.feature_repo), "--home", str(s.home)]
+    config = tmp_path / "long.yaml"
+    config.write_text(
+        "model: embedding_mlp\ntrain: {epochs: 200, patience: 200, batch_size: 256, threads: 1}\n"
+    )
+    child = subprocess.Popen(
+        [str(Path(sys.executable).parent / "recplat"), "train", "--config", str(config), *where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1", "COLUMNS": "160"},
+    )
+    assert child.stdout is not None
+    seen = []
+    for line in child.stdout:  # wait until the job is really training
+        seen.append(line)
+        if "epoch 1:" in line:
+            break
+    child.send_signal(signal.SIGINT)
+    rest, _ = child.communicate(timeout=180)
+    output = "".join(seen) + rest
+    assert child.returncode == 130, output[-3000:]
+    run_id = int(output.split("recplat train --resume ")[1].split()[0])
+    stopped = pipeline.ctx.metadata.run(run_id=run_id)
+    assert stopped.status == "interrupted" and stopped.model_name == "embedding_mlp"
+
+    result = CliRunner().invoke(
+        app, ["train", "--resume", str(run_id), "--epochs", "30", *where], env={"COLUMNS": "160"}
+    )
+    assert result.exit_code == 0, result.output
+    resumed = pipeline.ctx.metadata.runs(limit=1)[0]
+    assert resumed.status == "finished" and resumed.lineage is not None
+    assert resumed.lineage["resumed_from_run"] == run_id
+    # The interrupted epochs came from its checkpoint; the rest ran now, up to --epochs.
+    assert [h["epoch"] for h in resumed.metrics["history"]] == list(range(30))
+    assert resumed.metrics["resumes"] == 1
