@@ -6,7 +6,9 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 from recplat.context import PlatformContext
 from recplat.events.synthetic import GeneratorConfig, SyntheticData, generate
@@ -20,6 +22,18 @@ TINY = GeneratorConfig(users=120, items=80, categories=8, impressions=4000, days
 def tiny_data() -> SyntheticData:
     """A small generated data set (deterministic)."""
     return generate(TINY)
+
+
+def get_cell(table: pd.DataFrame, row: int, column: str) -> Any:
+    """One cell by position (typed Any: list cells defeat pandas-stubs)."""
+    return table[column].tolist()[row]
+
+
+def set_cell(table: pd.DataFrame, row: int, column: str, value: Any) -> None:
+    """Replace one cell by position (works for list cells too)."""
+    values = table[column].tolist()
+    values[row] = value
+    table[column] = values
 
 
 def make_settings(root: Path, *, sequence_length: int = 20) -> Settings:

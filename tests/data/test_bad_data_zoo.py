@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ from recplat.quality.gate import DataQualityError
 from recplat.settings import Settings
 from recplat.storage import read_parquet
 
-from tests.conftest import make_settings
+from tests.conftest import get_cell, make_settings, set_cell
 
 pytestmark = pytest.mark.data
 _BATCHES = itertools.count(1)  # each batch gets event ids no other batch has
@@ -275,22 +274,10 @@ def _longest(table: pd.DataFrame) -> int:
     return int(np.argmax(table["hist_len"].to_numpy()))
 
 
-def _get(table: pd.DataFrame, row: int, column: str) -> Any:
-    """One cell by position (typed Any: list cells defeat pandas-stubs)."""
-    return table[column].tolist()[row]
-
-
-def _set(table: pd.DataFrame, row: int, column: str, value: Any) -> None:
-    """Replace one cell by position (works for list cells too)."""
-    values = table[column].tolist()
-    values[row] = value
-    table[column] = values
-
-
 def test_unknown_item_ids_inside_sequences(store: Store) -> None:
     table = _sequences(store)
     row = _longest(table)
-    _set(table, row, "hist_item_ids", [*_get(table, row, "hist_item_ids")[:-1], 999_999])
+    set_cell(table, row, "hist_item_ids", [*get_cell(table, row, "hist_item_ids")[:-1], 999_999])
     error = _rejected(
         store,
         lambda: publish_tables(
@@ -304,8 +291,8 @@ def test_unknown_item_ids_inside_sequences(store: Store) -> None:
 def test_unsorted_sequences(store: Store) -> None:
     table = _sequences(store)
     row = _longest(table)
-    stamps = _get(table, row, "hist_timestamps")
-    _set(table, row, "hist_timestamps", [stamps[-1], *stamps[1:-1], stamps[0]])
+    stamps = get_cell(table, row, "hist_timestamps")
+    set_cell(table, row, "hist_timestamps", [stamps[-1], *stamps[1:-1], stamps[0]])
     _rejected(
         store,
         lambda: publish_tables(
@@ -319,12 +306,12 @@ def test_sequence_longer_than_n(store: Store) -> None:
     table = _sequences(store)
     n = store.settings.sequence_length
     row = _longest(table)
-    items = _get(table, row, "hist_item_ids")
+    items = get_cell(table, row, "hist_item_ids")
     longer = (items * (n // len(items) + 2))[: n + 1]
-    _set(table, row, "hist_item_ids", longer)
-    _set(table, row, "hist_category_ids", [1] * (n + 1))
-    _set(table, row, "hist_timestamps", [_get(table, row, "hist_timestamps")[0]] * (n + 1))
-    _set(table, row, "hist_len", n + 1)
+    set_cell(table, row, "hist_item_ids", longer)
+    set_cell(table, row, "hist_category_ids", [1] * (n + 1))
+    set_cell(table, row, "hist_timestamps", [get_cell(table, row, "hist_timestamps")[0]] * (n + 1))
+    set_cell(table, row, "hist_len", n + 1)
     _rejected(
         store,
         lambda: publish_tables(
@@ -337,8 +324,8 @@ def test_sequence_longer_than_n(store: Store) -> None:
 def test_padding_inside_a_sequence(store: Store) -> None:
     table = _sequences(store)
     row = _longest(table)
-    items = _get(table, row, "hist_item_ids")
-    _set(table, row, "hist_item_ids", [items[0], 0, *items[2:]])
+    items = get_cell(table, row, "hist_item_ids")
+    set_cell(table, row, "hist_item_ids", [items[0], 0, *items[2:]])
     _rejected(
         store,
         lambda: publish_tables(

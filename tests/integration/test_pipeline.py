@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pandas as pd
@@ -26,7 +25,7 @@ from recplat.training.job import (
     train_model,
 )
 
-from tests.conftest import make_settings
+from tests.conftest import get_cell, make_settings, set_cell
 
 pytestmark = pytest.mark.integration
 CONFIG = GeneratorConfig(users=150, items=100, categories=8, impressions=6000, days=10, seed=11)
@@ -79,18 +78,6 @@ def test_feature_stages_published_and_materialized(pipeline: Pipeline) -> None:
     assert isinstance(online["hist_item_ids"][0], list) and len(online["hist_item_ids"][0]) > 0
 
 
-def _get(table: pd.DataFrame, row: int, column: str) -> Any:
-    """One cell by position (typed Any: list cells defeat pandas-stubs)."""
-    return table[column].tolist()[row]
-
-
-def _set(table: pd.DataFrame, row: int, column: str, value: Any) -> None:
-    """Replace one cell by position (works for list cells too)."""
-    values = table[column].tolist()
-    values[row] = value
-    table[column] = values
-
-
 def test_every_stage_was_gated_and_recorded(pipeline: Pipeline) -> None:
     runs = pipeline.ctx.metadata.validations(limit=100)
     stages = {(r.dataset, r.stage) for r in runs if r.success}
@@ -105,7 +92,6 @@ def test_every_stage_was_gated_and_recorded(pipeline: Pipeline) -> None:
 
 
 def test_training_set_gate_catches_a_leaked_behaviour(pipeline: Pipeline) -> None:
-    import pandas as pd
     from recplat.quality.suites import training_set_suite
     from recplat.storage import read_parquet
 
@@ -120,9 +106,11 @@ def test_training_set_gate_catches_a_leaked_behaviour(pipeline: Pipeline) -> Non
     assert report.success, [f.describe() for f in report.failures]
     # The row's own impression (lookup + 1us) sneaks into its history: leakage.
     row = int(frame["hist_len"].to_numpy().argmax())
-    lookup = pd.Timestamp(_get(frame, row, "event_timestamp"))
+    lookup = pd.Timestamp(get_cell(frame, row, "event_timestamp"))
     leaked_us = (lookup - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1) + 1
-    _set(frame, row, "hist_timestamps", [*_get(frame, row, "hist_timestamps")[1:], leaked_us])
+    set_cell(
+        frame, row, "hist_timestamps", [*get_cell(frame, row, "hist_timestamps")[1:], leaked_us]
+    )
     report = pipeline.ctx.gate.validator.validate(df=frame, spec=spec)
     assert [f.key for f in report.failures] == [
         "expect_column_pair_values_a_to_be_greater_than_b:lookup_us,last_behaviour_us"
@@ -131,7 +119,6 @@ def test_training_set_gate_catches_a_leaked_behaviour(pipeline: Pipeline) -> Non
 
 
 def test_online_read_back_catches_a_corrupted_sequence(pipeline: Pipeline) -> None:
-    import pandas as pd
     from recplat.features.repo import quiet_library_warnings
     from recplat.quality.online import check_online
 
@@ -149,7 +136,7 @@ def test_online_read_back_catches_a_corrupted_sequence(pipeline: Pipeline) -> No
     row = row[row["hist_len"].fillna(0) >= 2].head(1).reset_index(drop=True)
     good = row.copy()
     # Written straight to the online store (as a buggy writer could): newest first.
-    _set(row, 0, "hist_timestamps", list(reversed(_get(row, 0, "hist_timestamps"))))
+    set_cell(row, 0, "hist_timestamps", list(reversed(get_cell(row, 0, "hist_timestamps"))))
     row["event_timestamp"] = pd.Timestamp.now(tz="UTC")
     with quiet_library_warnings():
         store.write_to_online_store("user_sequence", row)
