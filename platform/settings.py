@@ -24,6 +24,8 @@ class Settings:
             versions, validation runs). Defaults to SQLite under `home`.
         ray_address: Ray cluster to use; None starts a local Ray on demand.
         sequence_length: N, the longest behaviour sequence kept per user.
+        api_key: When set, the ranking API requires it in the `X-API-Key` header
+            on /rank and /model (`RECPLAT_API_KEY`).
     """
 
     feature_repo: Path = Path("feature_repo")
@@ -31,6 +33,7 @@ class Settings:
     database_url: str | None = None
     ray_address: str | None = None
     sequence_length: int = 50
+    api_key: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,6 +45,7 @@ class Settings:
             database_url=env.get("RECPLAT_DATABASE_URL") or None,
             ray_address=env.get("RAY_ADDRESS") or None,
             sequence_length=int(env.get("RECPLAT_SEQUENCE_LENGTH", "50")),
+            api_key=env.get("RECPLAT_API_KEY") or None,
         )
         return replace(settings, **overrides)  # type: ignore[arg-type]
 

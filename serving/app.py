@@ -5,11 +5,14 @@
 or `recplat serve` (which also picks the host and port).
 """
 
+import hmac
 import logging
 from pathlib import Path
 from typing import cast
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application, Deployment
@@ -30,6 +33,31 @@ api = FastAPI(
 )
 
 
+# The key this replica expects (None: no key needed). A replica is its own process, so a
+# module-level value is per replica; it is set from AppArgs when the replica starts.
+_expected_key: str | None = None
+_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="Required when the app has an API key."
+)
+
+
+def require_api_key(key: str | None = Security(_key_header)) -> None:
+    """401 without the header, 403 with a wrong key; nothing when no key is configured."""
+    if _expected_key is None:
+        return
+    if not key:
+        raise HTTPException(status_code=401, detail="missing X-API-Key header")
+    if not hmac.compare_digest(key.encode(), _expected_key.encode()):
+        raise HTTPException(status_code=403, detail="wrong API key")
+
+
+@api.exception_handler(Exception)
+def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    # Never a stack trace in a response: log it, answer with a plain message.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(status_code=500, content={"detail": "internal error; see server logs"})
+
+
 class AppArgs(BaseModel):
     """Arguments of `build_app` (also accepted as `key=value` by `serve run`)."""
 
@@ -43,6 +71,9 @@ class AppArgs(BaseModel):
     model_name: str = Field(default="din", description="catalogue name of the model to serve")
     model_version: int | None = Field(default=None, description="default: production, else newest")
     num_replicas: int = Field(default=1, ge=1)
+    api_key: str | None = Field(
+        default=None, description="require this X-API-Key on /rank and /model (None: open)"
+    )
 
     def settings(self) -> Settings:
         """Settings with absolute paths (replicas may start in another directory)."""
@@ -59,6 +90,8 @@ class RankingService:
     """Loads a registered model and the feature store once per replica."""
 
     def __init__(self, args: AppArgs) -> None:
+        global _expected_key  # per-replica configuration, see above
+        _expected_key = args.api_key or None
         settings = args.settings()
         metadata = MetadataStore(url=settings.metadata_url)
         version = metadata.resolve(model_name=args.model_name, version=args.model_version)
@@ -73,7 +106,12 @@ class RankingService:
         self.ranker.rank(RankRequest(user_id=0, candidate_item_ids=[0]))
         log.info("serving %s version %d", version.model_name, version.version)
 
-    @api.post("/rank", response_model=RankResponse, summary="Rank candidate items for a user")
+    @api.post(
+        "/rank",
+        response_model=RankResponse,
+        summary="Rank candidate items for a user",
+        dependencies=[Depends(require_api_key)],
+    )
     def rank(self, request: RankRequest) -> RankResponse:
         return self.ranker.rank(request)
 
@@ -81,7 +119,12 @@ class RankingService:
     def healthz(self) -> Health:
         return Health(status="ok", model=self.version.model_name, version=self.version.version)
 
-    @api.get("/model", response_model=ModelInfo, summary="The deployed model version")
+    @api.get(
+        "/model",
+        response_model=ModelInfo,
+        summary="The deployed model version",
+        dependencies=[Depends(require_api_key)],
+    )
     def model(self) -> ModelInfo:
         v = self.version
         metrics = {

@@ -16,8 +16,13 @@ def start_serving(
     host: str = "127.0.0.1",
     port: int = 8000,
     num_replicas: int = 1,
+    api_key: str | None = None,
 ) -> str:
-    """Deploy the ranking app (non-blocking); returns its base URL."""
+    """Deploy the ranking app (non-blocking); returns its base URL.
+
+    Args:
+        api_key: Require this `X-API-Key` on /rank and /model (default: `settings.api_key`).
+    """
     from ray import serve
     from recplat.serving.app import AppArgs, build_app
 
@@ -30,6 +35,7 @@ def start_serving(
         model_name=model_name,
         model_version=model_version,
         num_replicas=num_replicas,
+        api_key=api_key or settings.api_key,
     )
     serve.run(build_app(args), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +242,44 @@ def test_bad_requests_get_a_4xx_naming_the_field(
     response = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30)
     assert response.status_code == 422
     assert field in response.text
+
+
+def test_api_key_guards_rank_and_model(pipeline: Pipeline) -> None:
+    """A second app with an API key, beside the open one: 401 without, 403 wrong, 200 right."""
+    from ray import serve
+    from recplat.serving.app import AppArgs, build_app
+
+    s = pipeline.ctx.settings
+    args = AppArgs(
+        feature_repo=str(s.feature_repo.resolve()),
+        home=str(s.home.resolve()),
+        model_name="din",
+        api_key="s3cret",
+    )
+    serve.run(build_app(args), name="secured", route_prefix="/secured", blocking=False)
+    base = f"{pipeline.url}/secured"
+    try:
+        for _ in range(120):  # wait until the replica answers
+            try:
+                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        body = {"user_id": 1, "candidate_item_ids": [1, 2, 3]}
+        missing = httpx.post(f"{base}/rank", json=body, timeout=30)
+        assert missing.status_code == 401 and "X-API-Key" in missing.json()["detail"]
+        wrong = httpx.post(f"{base}/rank", json=body, headers={"X-API-Key": "nope"}, timeout=30)
+        assert wrong.status_code == 403 and "Traceback" not in wrong.text
+        right = httpx.post(f"{base}/rank", json=body, headers={"X-API-Key": "s3cret"}, timeout=30)
+        assert right.status_code == 200 and len(right.json()["items"]) == 3
+        assert httpx.get(f"{base}/model", timeout=30).status_code == 401
+        # The open app is unaffected, and the spec declares the key.
+        assert httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).status_code == 200
+        spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
+        assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+    finally:
+        serve.delete("secured")
 
 
 def test_bad_batch_is_stopped_and_the_online_store_is_untouched(pipeline: Pipeline) -> None:
