@@ -7,11 +7,12 @@ or `recplat serve` (which also picks the host and port).
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
@@ -21,7 +22,13 @@ from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
 from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.ranker import Ranker
-from recplat.serving.schemas import Health, ModelInfo, RankRequest, RankResponse
+from recplat.serving.schemas import (
+    MAX_BODY_BYTES,
+    Health,
+    ModelInfo,
+    RankRequest,
+    RankResponse,
+)
 from recplat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,19 @@ def require_api_key(key: str | None = Security(_key_header)) -> None:
         raise HTTPException(status_code=401, detail="missing X-API-Key header")
     if not hmac.compare_digest(key.encode(), _expected_key.encode()):
         raise HTTPException(status_code=403, detail="wrong API key")
+
+
+@api.middleware("http")
+async def _limit_body(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    # Refuse oversized bodies before parsing them (413 names the limit).
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return JSONResponse(
+            status_code=413, content={"detail": f"request body over {MAX_BODY_BYTES} bytes"}
+        )
+    return await call_next(request)
 
 
 @api.exception_handler(Exception)

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_CANDIDATES = 1000
 MAX_ID = 2**62
+# 1000 candidates with 19-digit ids are ~21 KB of JSON; anything far beyond is not a request.
+MAX_BODY_BYTES = 256 * 1024
 
 
 class RankContext(BaseModel):

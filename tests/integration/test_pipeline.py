@@ -244,6 +244,19 @@ def test_bad_requests_get_a_4xx_naming_the_field(
     assert field in response.text
 
 
+def test_oversized_body_is_refused_with_413(pipeline: Pipeline) -> None:
+    from recplat.serving.schemas import MAX_BODY_BYTES
+
+    padding = " " * (MAX_BODY_BYTES + 1)
+    response = httpx.post(
+        f"{pipeline.url}/rank",
+        content='{"user_id": 1, "candidate_item_ids": [1]}' + padding,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413 and str(MAX_BODY_BYTES) in response.json()["detail"]
+
+
 def test_api_key_guards_rank_and_model(pipeline: Pipeline) -> None:
     """A second app with an API key, beside the open one: 401 without, 403 wrong, 200 right."""
     from ray import serve
