@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,21 +40,18 @@ api = FastAPI(
 )
 
 
-# The key this replica expects (None: no key needed). A replica is its own process, so a
-# module-level value is per replica; it is set from AppArgs when the replica starts.
-_expected_key: str | None = None
 _key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Required when the app has an API key."
 )
 
 
-def require_api_key(key: str | None = Security(_key_header)) -> None:
+def check_api_key(*, expected: str | None, given: str | None) -> None:
     """401 without the header, 403 with a wrong key; nothing when no key is configured."""
-    if _expected_key is None:
+    if expected is None:
         return
-    if not key:
+    if not given:
         raise HTTPException(status_code=401, detail="missing X-API-Key header")
-    if not hmac.compare_digest(key.encode(), _expected_key.encode()):
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(status_code=403, detail="wrong API key")
 
 
@@ -110,8 +107,8 @@ class RankingService:
     """Loads a registered model and the feature store once per replica."""
 
     def __init__(self, args: AppArgs) -> None:
-        global _expected_key  # per-replica configuration, see above
-        _expected_key = args.api_key or None
+        # Kept on the replica (module globals are not shared with the pickled class).
+        self.api_key = args.api_key or None
         settings = args.settings()
         metadata = MetadataStore(url=settings.metadata_url)
         version = metadata.resolve(model_name=args.model_name, version=args.model_version)
@@ -130,9 +127,11 @@ class RankingService:
         "/rank",
         response_model=RankResponse,
         summary="Rank candidate items for a user",
-        dependencies=[Depends(require_api_key)],
     )
-    def rank(self, request: RankRequest) -> RankResponse:
+    def rank(
+        self, request: RankRequest, api_key: str | None = Security(_key_header)
+    ) -> RankResponse:
+        check_api_key(expected=self.api_key, given=api_key)
         return self.ranker.rank(request)
 
     @api.get("/healthz", response_model=Health, summary="Liveness and the loaded model")
@@ -143,9 +142,9 @@ class RankingService:
         "/model",
         response_model=ModelInfo,
         summary="The deployed model version",
-        dependencies=[Depends(require_api_key)],
     )
-    def model(self) -> ModelInfo:
+    def model(self, api_key: str | None = Security(_key_header)) -> ModelInfo:
+        check_api_key(expected=self.api_key, given=api_key)
         v = self.version
         metrics = {
             k: val for k, val in v.metrics.items() if isinstance(val, (int, float)) or val is None
