@@ -144,15 +144,12 @@ def _print_runs(runs: list[ValidationRun], *, title: str) -> None:
 
 def latest_runs_table(metadata: MetadataStore) -> Table:
     """The latest validation run of every dataset: the pipeline's quality at a glance."""
-    latest: dict[str, ValidationRun] = {}
-    for run in metadata.validations(limit=500):
-        latest.setdefault(run.dataset, run)
     table = Table(title="data quality: latest run per dataset", box=box.SIMPLE_HEAD)
     for name in ("dataset", "stage", "result"):
         table.add_column(name, no_wrap=True)
     for name in ("rows", "checks", "failed", "run"):
         table.add_column(name, justify="right")
-    for run in sorted(latest.values(), key=lambda r: r.id):
+    for run in sorted(metadata.latest_validations(), key=lambda r: r.id):
         table.add_row(
             run.dataset,
             run.stage or "",

@@ -8,6 +8,7 @@ known failure explicitly (`allow`); the acceptance is recorded with the run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -192,18 +193,7 @@ class Gate:
     ) -> int:
         accepted = [f for f in report.failures if any(f.matches(t) for t in allow)]
         blocking = [f for f in report.failures if f not in accepted]
-        final = ValidationReport(
-            dataset=report.dataset,
-            suite=report.suite,
-            suite_version=report.suite_version,
-            rows=report.rows,
-            evaluated=report.evaluated,
-            failures=blocking,
-            seconds=report.seconds,
-            statistics=report.statistics,
-            baseline_run_id=report.baseline_run_id,
-            gx_result=report.gx_result,
-        )
+        final = dataclasses.replace(report, failures=blocking)
         path = None if final.success else quarantine(df=df, report=final, root=self.quarantine_root)
         summary = final.summary() | {"source": source, "stage": stage}
         run = self.metadata.record_validation(

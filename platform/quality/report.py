@@ -144,13 +144,6 @@ def trend_chart(runs: Sequence[ValidationRun]) -> str:
     return f"<img alt='trend of key statistics' src='data:image/png;base64,{data}'>"
 
 
-def _latest_per_dataset(metadata: MetadataStore) -> list[ValidationRun]:
-    latest: dict[str, ValidationRun] = {}
-    for run in metadata.validations(limit=500):
-        latest.setdefault(run.dataset, run)
-    return sorted(latest.values(), key=lambda r: r.dataset)
-
-
 def _status_table(runs: list[ValidationRun], link: str) -> str:
     rows = [
         (
@@ -221,7 +214,7 @@ def write_run_page(*, metadata: MetadataStore, root: Path, run_id: int) -> Path:
     parts.append(f"<h2>Trend over recent {escape(run.dataset)} runs</h2>")
     parts.append(trend_chart(history))
     parts.append("<h2>Latest run of every dataset</h2>")
-    parts.append(_status_table(_latest_per_dataset(metadata), "../run-{id}/index.html"))
+    parts.append(_status_table(metadata.latest_validations(), "../run-{id}/index.html"))
     parts.append("<p><a href='../index.html'>all datasets</a></p>")
     path = folder / "index.html"
     path.write_text(_page(f"recplat quality: run {run.id} ({run.dataset})", "".join(parts)))
@@ -231,7 +224,7 @@ def write_run_page(*, metadata: MetadataStore, root: Path, run_id: int) -> Path:
 def write_index(*, metadata: MetadataStore, root: Path) -> Path:
     """Write `root/index.html` (pass/fail per dataset, trends, recent runs) and the run pages."""
     root.mkdir(parents=True, exist_ok=True)
-    latest = _latest_per_dataset(metadata)
+    latest = metadata.latest_validations()
     recent = metadata.validations(limit=50)
     for run in {r.id: r for r in [*latest, *recent]}.values():
         write_run_page(metadata=metadata, root=root, run_id=run.id)

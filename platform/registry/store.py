@@ -90,6 +90,13 @@ class MetadataStore:
         with self.session() as s:
             return list(s.scalars(query))
 
+    def latest_validations(self) -> list[ValidationRun]:
+        """The newest run of every dataset (among the last 500 runs), by dataset name."""
+        latest: dict[str, ValidationRun] = {}
+        for run in self.validations(limit=500):
+            latest.setdefault(run.dataset, run)
+        return sorted(latest.values(), key=lambda r: r.dataset)
+
     def accepted_log_key(self) -> str:
         """The baseline key of the newest accepted event log (`events` or `events:SOURCE`)."""
         query = (
