@@ -132,11 +132,13 @@ def data_import_movielens(
                 gate=ctx.gate,
                 allow=tuple(allow_failures or ()),
                 source="movielens",
+                ratings=data.ratings,
             )
         )
     console.print(
         f"accepted {result.events:,} ratings as events, {result.users:,} users, "
-        f"{result.items:,} movies -> {ctx.settings.events_path}"
+        f"{result.items:,} movies -> {ctx.settings.events_path}; the ratings themselves "
+        f"(for `recplat train --model rating_mlp`) -> {ctx.settings.ratings_path}"
     )
 
 
@@ -228,7 +230,10 @@ def features_materialize(
 def train_command(
     model: Annotated[
         str | None,
-        typer.Option(help="Model: embedding_mlp, din, dien or logistic_regression [din]."),
+        typer.Option(
+            help="Model: din, dien, embedding_mlp, logistic_regression, or rating_mlp "
+            "(explicit ratings of a MovieLens import, RMSE/MAE) [din]."
+        ),
     ] = None,
     config: Annotated[
         Path | None,
@@ -282,6 +287,7 @@ def train_command(
         resume_run,
         train_model,
     )
+    from recplat.training.ratings import prepare_rating_data
 
     try:
         base = load_config(config) if config else TrainConfig(model=model or "din")
@@ -289,9 +295,8 @@ def train_command(
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     name = model or base.model
-    if name not in CATALOG or CATALOG[name].task != "binary":
-        ranking = sorted(n for n, spec in CATALOG.items() if spec.task == "binary")
-        console.print(f"[red]unknown ranking model {name!r}; choose one of {ranking}[/]")
+    if name not in CATALOG:
+        console.print(f"[red]unknown model {name!r}; choose one of {sorted(CATALOG)}[/]")
         raise typer.Exit(2)
     if name != base.model:
         base = dataclasses.replace(base, model=name, model_config={})
@@ -315,12 +320,19 @@ def train_command(
         raise typer.Exit(2)
     options = TrainOptions.from_config(base, **overrides)
     ctx = context_from(feature_repo, home)
-    with console.status("building the point-in-time training set..."):
-        data = guard(
-            lambda: prepare_training_data(
-                settings=ctx.settings, gate=ctx.gate, allow=tuple(allow_failures or ())
+    if resume is not None:  # the data follow the resumed run's model, not the flags
+        name = guard(lambda: ctx.metadata.run(run_id=resume)).model_name
+    allow = tuple(allow_failures or ())
+    if CATALOG[name].task == "regression":
+        with console.status("validating and splitting the ratings..."):
+            data = guard(
+                lambda: prepare_rating_data(settings=ctx.settings, gate=ctx.gate, allow=allow)
             )
-        )
+    else:
+        with console.status("building the point-in-time training set..."):
+            data = guard(
+                lambda: prepare_training_data(settings=ctx.settings, gate=ctx.gate, allow=allow)
+            )
     what = f"run {resume}" if resume is not None else name
     epochs_total = epochs if resume is not None and epochs else options.epochs
     try:
@@ -366,30 +378,45 @@ def _epoch_progress(title: str, epochs: int) -> Iterator[Callable[[dict[str, Any
         task = bar.add_task(title, total=epochs)
 
         def on_epoch(m: dict[str, Any]) -> None:
-            bar.console.print(
-                f"  epoch {m['epoch']}: train loss {m['train_loss']:.4f}, "
-                f"val AUC {m['val_auc']:.4f}, GAUC {m['val_gauc']:.4f}, "
-                f"logloss {m['val_logloss']:.4f}"
+            scores = ", ".join(
+                f"{label} {m[key]:.4f}" for key, label in EPOCH_METRICS.items() if key in m
             )
+            bar.console.print(f"  epoch {m['epoch']}: train loss {m['train_loss']:.4f}, {scores}")
             bar.update(task, completed=int(m["epoch"]) + 1)
 
         yield on_epoch
 
 
+# Per-epoch validation metrics as printed (rating models report RMSE and MAE).
+EPOCH_METRICS = {
+    "val_auc": "val AUC",
+    "val_gauc": "GAUC",
+    "val_logloss": "logloss",
+    "val_rmse": "val RMSE",
+    "val_mae": "MAE",
+}
+TEST_METRICS = {
+    "test_auc": "test AUC",
+    "test_gauc": "test GAUC",
+    "test_logloss": "test logloss",
+    "test_rmse": "test RMSE",
+    "test_mae": "test MAE",
+}
+
+
 def metrics_table(outcomes: list[TrainOutcome]) -> Table:
-    """Test metrics of trained models side by side."""
+    """Test metrics of trained models side by side (only the columns some model has)."""
     table = Table(title="test metrics")
     table.add_column("model", no_wrap=True)
-    for name in ("version", "test AUC", "test GAUC", "test logloss", "epochs", "train rows"):
+    shown = [k for k in TEST_METRICS if any(k in o.metrics for o in outcomes)]
+    for name in ("version", *(TEST_METRICS[k] for k in shown), "epochs", "train rows"):
         table.add_column(name, justify="right")
     for o in outcomes:
         m = o.metrics
         table.add_row(
             o.model_name,
             str(o.version),
-            f"{m['test_auc']:.4f}",
-            f"{m['test_gauc']:.4f}",
-            f"{m['test_logloss']:.4f}",
+            *(f"{m[k]:.4f}" if k in m else "" for k in shown),
             str(m["epochs_run"]),
             f"{m['rows']['train']:,}",
         )
@@ -408,19 +435,19 @@ def models_list(
         "model",
         "version",
         "stage",
-        "test AUC",
+        "test metric",
         "run",
         "feature service",
         "created (UTC)",
         title="model registry",
     )
     for v in ctx.metadata.models(model_name=model):
-        auc = v.metrics.get("test_auc")
+        headline = next((k for k in ("test_auc", "test_rmse") if k in v.metrics), None)
         table.add_row(
             v.model_name,
             str(v.version),
             v.stage,
-            f"{auc:.4f}" if auc is not None else "",
+            f"{TEST_METRICS[headline][5:]} {v.metrics[headline]:.4f}" if headline else "",
             str(v.run_id),
             v.feature_service,
             f"{v.created_at:%Y-%m-%d %H:%M}",

@@ -67,3 +67,6 @@ def guard(fn: Callable[[], T]) -> T:
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(1) from None
+    except KeyError as exc:  # an unknown run / model id; the message is the first arg
+        console.print(f"[red]{escape(str(exc.args[0]))}[/]")
+        raise typer.Exit(1) from None

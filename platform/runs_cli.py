@@ -19,9 +19,25 @@ runs_app = typer.Typer(
 STATUS = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
 
 
-def _metric(run: TrainingRun, key: str) -> str:
-    value = (run.metrics or {}).get(key)
-    return f"{value:.3f}" if isinstance(value, float) else ""
+# Per-epoch columns of `runs show`, as present (rating models report RMSE and MAE).
+EPOCH_COLUMNS = {
+    "train_loss": "train loss",
+    "val_auc": "val AUC",
+    "val_gauc": "val GAUC",
+    "val_logloss": "val logloss",
+    "val_rmse": "val RMSE",
+    "val_mae": "val MAE",
+}
+
+
+def _headline(run: TrainingRun, keys: tuple[str, ...]) -> str:
+    """The first of `keys` the run has, as `AUC 0.712` / `RMSE 0.934`."""
+    metrics = run.metrics or {}
+    for key in keys:
+        value = metrics.get(key)
+        if isinstance(value, float):
+            return f"{key.rsplit('_', 1)[1].upper()} {value:.3f}"
+    return ""
 
 
 @runs_app.command("list")
@@ -38,7 +54,7 @@ def runs_list(
     table.add_column("model", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("started", no_wrap=True)
-    for name in ("epochs", "val AUC", "test AUC"):
+    for name in ("epochs", "best val", "test"):
         table.add_column(name, justify="right", no_wrap=True)
     runs = [r for r in ctx.metadata.runs(limit=limit * 5) if model in (None, r.model_name)]
     for run in runs[:limit]:
@@ -49,8 +65,8 @@ def runs_list(
             f"[{colour}]{run.status}[/]",
             f"{run.started_at:%m-%d %H:%M}",
             str((run.metrics or {}).get("epochs_run", "")),
-            _metric(run, "best_val_auc"),
-            _metric(run, "test_auc"),
+            _headline(run, ("best_val_auc", "best_val_rmse")),
+            _headline(run, ("test_auc", "test_rmse")),
         )
     console.print(table)
 
@@ -86,15 +102,13 @@ def runs_show(
     history = metrics.get("history") or []
     if history:
         table = Table(title="per epoch", box=box.SIMPLE_HEAD)
-        for name in ("epoch", "train loss", "val AUC", "val GAUC", "val logloss"):
+        shown = [k for k in EPOCH_COLUMNS if k in history[0]]
+        for name in ("epoch", *(EPOCH_COLUMNS[k] for k in shown)):
             table.add_column(name, justify="right")
         for h in history:
             table.add_row(
                 str(h.get("epoch")),
-                *(
-                    f"{h[k]:.4f}" if isinstance(h.get(k), float) else ""
-                    for k in ("train_loss", "val_auc", "val_gauc", "val_logloss")
-                ),
+                *(f"{h[k]:.4f}" if isinstance(h.get(k), float) else "" for k in shown),
             )
         console.print(table)
     tests = {k: v for k, v in metrics.items() if k.startswith("test_") or k.startswith("best_")}

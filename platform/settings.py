@@ -70,6 +70,11 @@ class Settings:
         return self.data_dir / "events"
 
     @property
+    def ratings_path(self) -> Path:
+        """Explicit ratings that came with the events (MovieLens), for rating models."""
+        return self.catalog_dir / "ratings.parquet"
+
+    @property
     def quarantine_dir(self) -> Path:
         """Rejected batches, each with the report that rejected it."""
         return self.home / "quarantine"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from recplat.quality.gate import Gate
-from recplat.quality.suites import events_suite
+from recplat.quality.suites import events_suite, ratings_suite
 from recplat.settings import Settings
 from recplat.storage import read_parquet, write_parquet
 
@@ -37,6 +37,7 @@ def ingest(
     gate: Gate,
     allow: Sequence[str] = (),
     source: str = "events",
+    ratings: pd.DataFrame | None = None,
 ) -> IngestResult:
     """Validate a batch of events and, if it passes, make it the accepted event log.
 
@@ -44,18 +45,29 @@ def ingest(
         source: Names the data set's origin; drift is measured against the last
             accepted log of the same origin (a MovieLens import is not drift
             from a synthetic log).
+        ratings: Explicit ratings that come with the events (MovieLens), kept for
+            rating models; validated too. Without them, ratings of an earlier
+            data set are removed (they would no longer match its users and items).
 
     Raises:
         DataQualityError: The batch failed; the accepted log is untouched and
             the batch is quarantined.
     """
+    origin = "" if source == "events" else f":{source}"
     run_id = gate.check(
-        df=events,
-        spec=events_suite(),
-        allow=allow,
-        stage="ingest",
-        baseline_key="events" if source == "events" else f"events:{source}",
+        df=events, spec=events_suite(), allow=allow, stage="ingest", baseline_key=f"events{origin}"
     )
+    if ratings is not None:  # both gates pass before anything is written
+        gate.check(
+            df=ratings,
+            spec=ratings_suite(),
+            allow=allow,
+            stage="ingest",
+            baseline_key=f"ratings{origin}",
+        )
+        write_parquet(ratings, settings.ratings_path)
+    else:
+        settings.ratings_path.unlink(missing_ok=True)
     write_parquet(users, settings.catalog_dir / "users.parquet")
     write_parquet(items, settings.catalog_dir / "items.parquet")
     write_parquet(events, settings.events_path)

@@ -222,19 +222,27 @@ def load_movielens(folder: Path) -> ImportedData:
     raise ImportFormatError(folder, None, "neither u.data (ml-100k) nor ratings.dat (ml-1m) found")
 
 
+def first_impressions(events: pd.DataFrame) -> pd.DataFrame:
+    """Each (user, item)'s first impression, in time order (what `write_ml100k` rates)."""
+    imp = events[events["event_type"] == "impression"]
+    imp = imp.sort_values("event_timestamp", kind="stable")
+    return imp.drop_duplicates(["user_id", "item_id"], keep="first")
+
+
 def write_ml100k(
     *, users: pd.DataFrame, items: pd.DataFrame, events: pd.DataFrame, folder: Path, seed: int = 0
 ) -> Path:
     """Write recplat tables in ml-100k format (for tests and benchmarks).
 
-    Impressions become ratings: clicked -> 4 or 5, not clicked -> 1..3.
+    Impressions become ratings: clicked -> 4 or 5, not clicked -> 1..3; as in
+    GroupLens' files a user rates a movie once (the first impression of it).
     Categories map to the ml-100k genre flags (category c sets flag c - 1).
     """
     if int(items["category_id"].max()) > len(ML100K_GENRES):
         raise ValueError(f"ml-100k has {len(ML100K_GENRES)} genres; items use more categories")
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    imp = events[events["event_type"] == "impression"]
+    imp = first_impressions(events)
     rating = np.where(
         imp["clicked"] == 1, rng.integers(4, 6, len(imp)), rng.integers(1, 4, len(imp))
     )

@@ -25,6 +25,7 @@ Derive = Callable[[pd.DataFrame], pd.Series]
 # Accepted type names as GX reports them (dtype names for typed columns, Python
 # type names for the values of object columns).
 INT = ("int64", "int32", "int16", "int8", "Int64Dtype", "Int32Dtype")
+FLOAT = ("float64", "float32", "Float64Dtype")
 STR = ("str", "StringDtype")
 # Checked by recplat while deriving (GX 1.24 rejects tz-aware dtypes and numpy arrays):
 LIST = ("list",)
@@ -275,6 +276,49 @@ def item_attributes_suite(*, now: datetime | None = None) -> SuiteSpec:
         dataset="item_attributes",
         name="item_attributes",
         version=2,
+        schema=schema,
+        build=build,
+        derived={"event_epoch_s": _epoch_s("event_timestamp")},
+        drift=t.drift,
+    )
+
+
+def ratings_suite(*, now: datetime | None = None) -> SuiteSpec:
+    """Explicit ratings (rating models): keys, the scale, one rating per (user, item, time)."""
+    import great_expectations.expectations as gxe
+
+    t = THRESHOLDS.ratings
+    now_s = _now_s(now)
+    schema = {
+        "user_id": INT,
+        "item_id": INT,
+        "rating": (*INT, *FLOAT),
+        "event_timestamp": TIMESTAMP,
+    }
+
+    def build() -> list[Any]:
+        return [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in schema],
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=["user_id", "item_id", "event_timestamp"]
+            ),
+            gxe.ExpectColumnValuesToBeBetween(column="user_id", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="item_id", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="rating", min_value=t.scale[0], max_value=t.scale[1]
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="event_epoch_s",
+                min_value=int(THRESHOLDS.events.earliest.timestamp()),
+                max_value=now_s,
+            ),
+        ]
+
+    return SuiteSpec(
+        dataset="ratings",
+        name="ratings",
+        version=1,
         schema=schema,
         build=build,
         derived={"event_epoch_s": _epoch_s("event_timestamp")},

@@ -100,6 +100,14 @@ class TrainingSetThresholds:
 
 
 @dataclass(frozen=True)
+class RatingThresholds:
+    """Explicit ratings (MovieLens), the rating models' training data."""
+
+    scale: tuple[float, float] = (1.0, 5.0)  # GroupLens' 1..5 stars
+    drift: DriftTolerance = field(default_factory=lambda: DriftTolerance(numeric=("rating",)))
+
+
+@dataclass(frozen=True)
 class OnlineThresholds:
     """Features sampled back from the online store after materialization."""
 
@@ -118,6 +126,7 @@ class Thresholds:
     user_sequence: SequenceThresholds = field(default_factory=SequenceThresholds)
     training_set: TrainingSetThresholds = field(default_factory=TrainingSetThresholds)
     online: OnlineThresholds = field(default_factory=OnlineThresholds)
+    ratings: RatingThresholds = field(default_factory=RatingThresholds)
 
 
 THRESHOLDS = Thresholds()

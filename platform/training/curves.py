@@ -7,7 +7,7 @@ from typing import Any
 
 
 def plot_history(history: list[dict[str, Any]], path: Path, *, title: str) -> Path:
-    """Plot train loss and validation AUC / logloss per epoch."""
+    """Plot train loss and the validation metrics per epoch (AUC/GAUC/logloss or RMSE/MAE)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,11 +16,20 @@ def plot_history(history: list[dict[str, Any]], path: Path, *, title: str) -> Pa
     epochs = [h["epoch"] + 1 for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     left.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train loss")
-    left.plot(epochs, [h["val_logloss"] for h in history], marker="o", label="validation logloss")
+    # Rating models report RMSE / MAE; the left panel keeps the losses (MSE vs logloss).
+    rating = "val_rmse" in history[0] if history else False
+    if not rating:
+        left.plot(
+            epochs, [h["val_logloss"] for h in history], marker="o", label="validation logloss"
+        )
     left.set_xlabel("epoch")
     left.legend()
-    right.plot(epochs, [h["val_auc"] for h in history], marker="o", label="validation AUC")
-    right.plot(epochs, [h["val_gauc"] for h in history], marker="o", label="validation GAUC")
+    for key, label in (
+        (("val_rmse", "validation RMSE"), ("val_mae", "validation MAE"))
+        if rating
+        else (("val_auc", "validation AUC"), ("val_gauc", "validation GAUC"))
+    ):
+        right.plot(epochs, [h[key] for h in history], marker="o", label=label)
     right.set_xlabel("epoch")
     right.legend()
     fig.suptitle(title)

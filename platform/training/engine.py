@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from recplat.models.dien import DIENOutput
-from recplat.training.metrics import classification_metrics
+from recplat.training.metrics import classification_metrics, regression_metrics
 from torch import nn
 from torch.nn import functional as F
 
@@ -189,6 +189,26 @@ def evaluate(
     )
 
 
+def split_metrics(
+    model: nn.Module,
+    arrays: dict[str, np.ndarray],
+    *,
+    task: str = "binary",
+    device: torch.device | None = None,
+) -> dict[str, float]:
+    """Metrics of `model` on one split: AUC, GAUC and logloss (binary), or RMSE and
+    MAE of predictions clipped to the 1..5 rating scale (regression)."""
+    if task == "regression":
+        predicted = np.clip(predict_logits(model, arrays, device=device), 1.0, 5.0)
+        return regression_metrics(arrays["rating"], predicted)
+    return evaluate(model, arrays, device=device)
+
+
+def stopping_score(metrics: dict[str, float], *, task: str) -> float:
+    """What early stopping maximises: AUC, or minus the RMSE."""
+    return -metrics["rmse"] if task == "regression" else metrics["auc"]
+
+
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of the (unwrapped) model's weights."""
     return {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
@@ -199,7 +219,7 @@ class FitState:
     """Progress of a fit; saved in checkpoints so a restarted run resumes."""
 
     epoch: int = 0
-    best_auc: float = -1.0
+    best_score: float = -np.inf  # validation AUC, or -RMSE for rating models
     best_epoch: int = -1
     bad_epochs: int = 0
     resumes: int = 0  # restarts from a checkpoint after a failure
@@ -216,6 +236,7 @@ class FitOptions:
     seed: int
     aux_weight: float = 0.0
     use_amp: bool = False
+    task: str = "binary"  # "regression": rating target, MSE, RMSE early stopping
 
 
 EpochHook = Callable[[FitState, dict[str, torch.Tensor]], None]
@@ -245,11 +266,13 @@ def fit(
     before_epoch: Callable[[int], None] | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> tuple[FitState, dict[str, torch.Tensor]]:
-    """Train epoch by epoch with validation AUC early stopping, keeping the best weights.
+    """Train epoch by epoch with early stopping on validation, keeping the best weights.
+
+    Binary models stop on validation AUC; rating models on validation RMSE.
 
     Args:
         model: The model (possibly DDP-wrapped).
-        train: Training arrays (with `label`).
+        train: Training arrays (with `label`, or `rating` for rating models).
         validation: Validation arrays, evaluated in full after every epoch.
         optimizer: The optimizer.
         options: Epochs, batch size, patience, seed, aux weight, AMP.
@@ -269,7 +292,7 @@ def fit(
     """
     state = state or FitState()
     best = best or _cpu_state(model)
-    rows = shard if shard is not None else np.arange(len(train["label"]))
+    rows = shard if shard is not None else np.arange(len(train["user_id"]))
     for epoch in range(state.epoch, options.epochs):
         if before_epoch is not None:
             before_epoch(epoch)
@@ -287,16 +310,23 @@ def fit(
             item_categories=item_categories,
             rng=rng,
             use_amp=options.use_amp,
+            task=options.task,
             scheduler=scheduler,
         )
         train_seconds = time.perf_counter() - started
-        metrics = evaluate(unwrap(model), validation, device=device)
-        if metrics["auc"] > state.best_auc:
+        metrics = split_metrics(unwrap(model), validation, task=options.task, device=device)
+        score = stopping_score(metrics, task=options.task)
+        if score > state.best_score:
             best = _cpu_state(model)
-            state.best_auc, state.best_epoch, state.bad_epochs = metrics["auc"], epoch, 0
+            state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
         else:
             state.bad_epochs += 1
         state.epoch = epoch + 1
+        best_key, best_value = (
+            ("best_val_rmse", -state.best_score)
+            if options.task == "regression"
+            else ("best_val_auc", state.best_score)
+        )
         state.history.append(
             {
                 "epoch": epoch,
@@ -304,10 +334,8 @@ def fit(
                 # This worker's rows and seconds (throughput; excludes validation).
                 "train_rows": len(rows),
                 "train_seconds": train_seconds,
-                "val_auc": metrics["auc"],
-                "val_gauc": metrics["gauc"],
-                "val_logloss": metrics["logloss"],
-                "best_val_auc": state.best_auc,
+                **{f"val_{k}": v for k, v in metrics.items()},
+                best_key: best_value,
             }
         )
         if on_epoch is not None:

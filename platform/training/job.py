@@ -33,7 +33,7 @@ from recplat.training.datasets import (
     temporal_split,
     vocab_from_catalog,
 )
-from recplat.training.engine import evaluate
+from recplat.training.engine import split_metrics
 from recplat.training.lineage import code_version, data_lineage
 from recplat.training.loop import load_state, train_loop_per_worker
 from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
@@ -48,14 +48,15 @@ class TrainOptions:
     """What to train and how.
 
     Attributes:
-        model_name: A catalogue name (`embedding_mlp`, `din`).
+        model_name: A catalogue name (`embedding_mlp`, `din`, `rating_mlp`).
         epochs: Maximum epochs (early stopping may end sooner).
         batch_size: Rows per optimizer step, per worker.
         embed_dim: Embedding size.
         num_workers: Ray Train workers (DDP when > 1).
         use_gpu: One GPU per worker.
         amp: bf16 autocast when on GPU (ignored on CPU).
-        patience: Epochs without validation-AUC gain before stopping.
+        patience: Epochs without a validation gain (AUC; RMSE for rating
+            models) before stopping.
         max_failures: Worker-group restarts allowed (resume from checkpoint).
         seed: Seed of weights init and shuffling.
         threads: Torch threads per worker (None: Ray's default).
@@ -333,12 +334,15 @@ def train_model(
 
     model = build_model(options.model_name, model_config)
     model.load_state_dict(best)
-    test_metrics = evaluate(model, data.arrays["test"])
+    task = entry(options.model_name).task
+    test_metrics = split_metrics(model, data.arrays["test"], task=task)
     metrics: dict[str, Any] = {
-        "test_auc": test_metrics["auc"],
-        "test_gauc": test_metrics["gauc"],
-        "test_logloss": test_metrics["logloss"],
-        "best_val_auc": state.best_auc,
+        **{f"test_{k}": v for k, v in test_metrics.items()},
+        **(
+            {"best_val_rmse": -state.best_score}
+            if task == "regression"
+            else {"best_val_auc": state.best_score}
+        ),
         "best_epoch": state.best_epoch,
         "epochs_run": state.epoch,
         "resumes": state.resumes,
@@ -369,9 +373,9 @@ def train_model(
         lineage=lineage | {"run_id": run.id, "artifact_path": str(artifact.resolve())},
     )
     log.info(
-        "%s: test AUC %.4f, registered as version %d",
+        "%s: %s, registered as version %d",
         options.model_name,
-        metrics["test_auc"],
+        ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()),
         version.version,
     )
     return TrainOutcome(run.id, options.model_name, version.version, artifact, metrics)

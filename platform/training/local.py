@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 from recplat.models.catalog import build_model, entry
-from recplat.training.engine import FitOptions, FitState, evaluate, fit
+from recplat.training.engine import FitOptions, FitState, fit, split_metrics
 from recplat.training.job import TrainingData, TrainOptions
 from recplat.training.optim import build_optimizer, build_scheduler, initialise
 from torch import nn
@@ -62,6 +62,7 @@ def train_local(
             patience=options.patience,
             seed=options.seed,
             aux_weight=float(getattr(config, "aux_weight", 0.0)),
+            task=spec.task,
         ),
         device=torch.device("cpu"),
         item_categories=data.item_categories if spec.needs_negatives else None,
@@ -69,5 +70,5 @@ def train_local(
     )
     seconds = time.perf_counter() - started
     model.load_state_dict(best)
-    metrics = evaluate(model, data.arrays["test"])
+    metrics = split_metrics(model, data.arrays["test"], task=spec.task)
     return LocalResult(model=model, state=state, metrics=metrics, train_seconds=seconds)

@@ -47,7 +47,10 @@ def _save_checkpoint(
 
 def load_state(folder: Path) -> FitState:
     """The fit state stored in a checkpoint folder."""
-    return FitState(**json.loads((folder / "state.json").read_text()))
+    values = json.loads((folder / "state.json").read_text())
+    if "best_auc" in values:  # checkpoints written before rating models had a score
+        values["best_score"] = values.pop("best_auc")
+    return FitState(**values)
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
@@ -131,6 +134,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             seed=int(config["seed"]),
             aux_weight=float(getattr(model_config, "aux_weight", 0.0)),
             use_amp=bool(config.get("amp")) and device.type == "cuda",
+            task=entry(config["model_name"]).task,
         ),
         device=device,
         rank=rank,

@@ -20,7 +20,8 @@ def test_shipped_configs_load_and_build_their_model(path: Path) -> None:
     assert config.model == path.stem
     options = TrainOptions.from_config(config)
     model_config = options.model_config(VOCAB)
-    assert model_config.embed_dim == 16 and model_config.vocab == VOCAB
+    assert model_config.embed_dim == config.model_config["embed_dim"]
+    assert model_config.vocab == VOCAB
     # YAML lists become the tuples the frozen model configs hold.
     assert isinstance(model_config.hidden, tuple)
 
