@@ -11,7 +11,7 @@ from feast import FeatureView, Field
 from feast.types import Array, Int64
 
 from entities import user
-from sources import user_sequence_source
+from sources import user_sequence_push
 
 # The user's last N clicked items, their categories and times, oldest first.
 user_sequence = FeatureView(
@@ -24,8 +24,12 @@ user_sequence = FeatureView(
         # When each behaviour happened (epoch microseconds, UTC); checked sorted and in time.
         Field(name="hist_timestamps", dtype=Array(Int64)),
         Field(name="hist_len", dtype=Int64),
+        # The events behind each behaviour: online appends use them to drop replays
+        # and to order equal timestamps as the offline rebuild does (not a model input).
+        Field(name="hist_event_ids", dtype=Array(Int64)),
     ],
-    source=user_sequence_source,
+    # Batch history from the Parquet snapshots; online appends pushed through Feast.
+    source=user_sequence_push,
     online=True,
     tags={"team": "ranking"},
 )

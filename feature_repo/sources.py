@@ -7,7 +7,7 @@ directory, so `feast -c feature_repo ...` from elsewhere would miss the files.
 
 from pathlib import Path
 
-from feast import FileSource
+from feast import FileSource, PushSource
 
 OFFLINE = Path(__file__).resolve().parent / "data" / "offline"
 
@@ -32,3 +32,8 @@ user_sequence_source = FileSource(
     path=str(OFFLINE / "user_sequence.parquet"),
     timestamp_field="event_timestamp",
 )
+
+# Online appends (`recplat.features.append`, `POST /events`): the updated
+# sequence of a user is pushed here and lands in the online store; the batch
+# source above stays the offline history (rebuilt from the event log).
+user_sequence_push = PushSource(name="user_sequence_push", batch_source=user_sequence_source)

@@ -48,7 +48,7 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
 
     Returns:
         Frame with user_id, event_timestamp, hist_item_ids, hist_category_ids,
-        hist_timestamps (epoch microseconds, UTC) and hist_len.
+        hist_timestamps (epoch microseconds, UTC), hist_len and hist_event_ids.
     """
     if max_len < 1:
         raise ValueError("max_len must be >= 1")
@@ -59,6 +59,7 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
     cat = category.reindex(item).fillna(0).to_numpy(dtype=np.int64)
     ts = clicks["event_timestamp"].to_numpy()
     micros = epoch_micros(clicks["event_timestamp"])
+    event_ids = clicks["event_id"].to_numpy(dtype=np.int64)
 
     # A snapshot closes at the last click of each (user, timestamp) group.
     n = len(clicks)
@@ -77,6 +78,7 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
     hist_items = [item[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     hist_cats = [cat[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     hist_ts = [micros[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
+    hist_events = [event_ids[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     return pd.DataFrame(
         {
             "user_id": user[ends].astype(np.int64),
@@ -85,5 +87,6 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
             "hist_category_ids": hist_cats,
             "hist_timestamps": hist_ts,
             "hist_len": (ends + 1 - lows).astype(np.int64),
+            "hist_event_ids": hist_events,
         }
     ).assign(event_timestamp=lambda f: pd.to_datetime(f["event_timestamp"], utc=True))

@@ -364,6 +364,7 @@ def user_sequence_suite(
         "hist_category_ids": LIST,
         "hist_timestamps": LIST,
         "hist_len": INT,
+        "hist_event_ids": LIST,
     }
 
     def build() -> list[Any]:
@@ -376,6 +377,7 @@ def user_sequence_suite(
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="hist_len"),
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="cats_len"),
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="ts_len"),
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="events_len"),
             gxe.ExpectColumnValuesToBeInSet(column="inner_padding", value_set=[0]),
             gxe.ExpectColumnValuesToBeInSet(column="unknown_items", value_set=[0]),
             gxe.ExpectColumnValuesToBeInSet(column="unsorted_steps", value_set=[0]),
@@ -391,10 +393,14 @@ def user_sequence_suite(
     return SuiteSpec(
         dataset="user_sequence",
         name="user_sequence",
-        version=2,
+        version=3,
         schema=schema,
         build=build,
-        derived={**_sequence_derived(known_items), "event_epoch_s": _epoch_s("event_timestamp")},
+        derived={
+            **_sequence_derived(known_items),
+            "events_len": _per_list("hist_event_ids", lists.length),
+            "event_epoch_s": _epoch_s("event_timestamp"),
+        },
         drift=THRESHOLDS.user_sequence.drift,
     )
 

@@ -32,6 +32,7 @@ def test_snapshots_hold_behaviour_up_to_their_time() -> None:
     assert user1["hist_item_ids"].tolist() == [[5], [5, 7], [5, 7, 8]]
     assert user1["hist_category_ids"].tolist() == [[3], [3, 2], [3, 2, 3]]
     assert user1["hist_len"].tolist() == [1, 2, 3]
+    assert user1["hist_event_ids"].tolist() == [[1], [1, 3], [1, 3, 5]]
     t0_us = int(T0.timestamp() * 1_000_000)
     minute = 60_000_000
     assert user1["hist_timestamps"].tolist() == [
@@ -71,4 +72,5 @@ def test_no_clicks_no_snapshots() -> None:
         "hist_category_ids",
         "hist_timestamps",
         "hist_len",
+        "hist_event_ids",
     ]

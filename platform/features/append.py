@@ -1,0 +1,278 @@
+"""Append behaviour events to users' online sequences, through Feast.
+
+Feast has no append and no last-N: recplat reads the user's stored sequence
+from the online store, merges the new behaviours, keeps the newest N and
+pushes the result through the `user_sequence_push` push source. The result is
+what the offline rebuild (`recplat.features.offline.sequence_snapshots`) gives
+for the same events:
+
+- behaviours are clicked impressions (the offline rule), ordered by
+  (timestamp, event id), so late and out-of-order events land where the
+  rebuild puts them, and the sequence keeps the newest N;
+- a replayed event (its id already in the stored window) is not appended
+  twice; one older than a full window is dropped, as the rebuild drops it.
+
+Concurrency: the read-merge-push of a user holds that user's lock, so
+concurrent appends (Serve replicas, threads) lose nothing. With a Redis
+online store the lock is a Redis lock (works across machines); with SQLite
+it is an OS file lock beside the database (one machine, which is all SQLite
+serves). Locks are taken in one global order, so batches never deadlock.
+
+The pushed row is stamped with its newest behaviour time, but always
+strictly after the stored row's stamp: Redis ignores a write that is not
+newer than what it holds, and an out-of-order event does not move the newest
+behaviour time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+from recplat.features.offline import epoch_micros
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+PUSH_SOURCE = "user_sequence_push"
+SEQUENCE_VIEW = "user_sequence"
+SEQUENCE_FIELDS = (
+    "hist_item_ids",
+    "hist_category_ids",
+    "hist_timestamps",
+    "hist_event_ids",
+    "hist_len",
+)
+REQUIRED = ("event_id", "user_id", "item_id", "event_timestamp", "event_type", "clicked")
+LOCK_STRIPES = 256  # file locks: users hash onto this many lock files
+LOCK_TIMEOUT_S = 10.0
+
+
+class UserLocks(Protocol):
+    """Mutual exclusion per user id, across processes."""
+
+    def hold(self, user_ids: Sequence[int]) -> contextlib.AbstractContextManager[None]:
+        """Hold the locks of all `user_ids` (taken in a fixed order) for the block."""
+        ...
+
+
+class FileLocks:
+    """`flock` on striped lock files beside the SQLite online store."""
+
+    def __init__(self, folder: Path, *, stripes: int = LOCK_STRIPES) -> None:
+        self.folder = folder
+        self.stripes = stripes
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def hold(self, user_ids: Sequence[int]) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for stripe in sorted({int(u) % self.stripes for u in user_ids}):
+                handle = stack.enter_context(open(self.folder / f"{stripe}.lock", "a+b"))
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                stack.callback(fcntl.flock, handle.fileno(), fcntl.LOCK_UN)
+            yield
+
+
+class RedisLocks:
+    """One Redis lock per user (expires after `timeout` s should a holder die)."""
+
+    def __init__(self, client: Any, *, prefix: str, timeout: float = LOCK_TIMEOUT_S) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.timeout = timeout
+
+    @contextlib.contextmanager
+    def hold(self, user_ids: Sequence[int]) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for user in sorted({int(u) for u in user_ids}):
+                lock = self.client.lock(
+                    f"{self.prefix}:{user}", timeout=self.timeout, blocking_timeout=self.timeout
+                )
+                if not lock.acquire():
+                    raise TimeoutError(f"user {user}: sequence lock busy for {self.timeout} s")
+                stack.callback(lock.release)
+            yield
+
+
+def locks_for(store: FeatureStore) -> UserLocks:
+    """The lock that fits the store's online store (Redis lock, or file locks for SQLite)."""
+    online = store.config.online_store
+    kind = getattr(online, "type", "sqlite")
+    if kind == "redis":
+        from feast.infra.online_stores.redis import RedisOnlineStore
+        from redis import Redis
+
+        nodes, params = RedisOnlineStore._parse_connection_string(online.connection_string)
+        client = Redis(host=nodes[0]["host"], port=int(nodes[0]["port"]), **params)
+        return RedisLocks(client, prefix=f"recplat:{store.project}:sequence-lock")
+    if kind == "sqlite":
+        path = Path(online.path)
+        if not path.is_absolute():
+            path = Path(store.repo_path) / path
+        return FileLocks(path.with_name(path.name + ".locks"))
+    raise ValueError(f"append_events: no lock for online store type {kind!r} (sqlite, redis)")
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What one batch did."""
+
+    received: int
+    appended: int  # behaviours that entered a sequence
+    duplicates: int  # already in the user's stored window (replays)
+    too_old: int  # older than a full window: the offline rebuild drops them too
+    not_behaviour: int  # impressions without a click, purchases
+    users: int  # sequences written
+
+
+def _check_batch(events: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED if c not in events.columns]
+    if missing:
+        raise ValueError(f"events: missing column(s) {missing}; required: {list(REQUIRED)}")
+    for column in ("event_id", "user_id", "item_id", "clicked"):
+        values = pd.to_numeric(events[column], errors="coerce")
+        bad = events.index[values.isna() | (values < 0)]
+        if len(bad):
+            raise ValueError(
+                f"events row {bad[0]}: {column} must be a non-negative integer, "
+                f"got {events.loc[bad[0], column]!r}"
+            )
+
+
+def _stored(
+    store: FeatureStore, user_ids: list[int]
+) -> dict[int, tuple[datetime | None, dict[str, list[int]]]]:
+    """Each user's stored sequence and its stamp, straight from the online store."""
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+    from feast.type_map import feast_value_type_to_python_type
+
+    view = store.get_feature_view(SEQUENCE_VIEW)
+    keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=u)]) for u in user_ids]
+    rows = store._get_provider().online_read(
+        config=store.config, table=view, entity_keys=keys, requested_features=list(SEQUENCE_FIELDS)
+    )
+    out: dict[int, tuple[datetime | None, dict[str, list[int]]]] = {}
+    for user, (stamp, values) in zip(user_ids, rows, strict=True):
+        arrays: dict[str, list[int]] = {f: [] for f in SEQUENCE_FIELDS if f != "hist_len"}
+        for field in arrays:
+            value = (values or {}).get(field)
+            converted = feast_value_type_to_python_type(value) if value is not None else None
+            arrays[field] = [int(v) for v in converted] if converted else []
+        # Rows written before event ids were kept have none: treat them as unknown ids.
+        if len(arrays["hist_event_ids"]) != len(arrays["hist_item_ids"]):
+            arrays["hist_event_ids"] = [-1] * len(arrays["hist_item_ids"])
+        out[user] = (stamp, arrays)
+    return out
+
+
+def _categories(store: FeatureStore, item_ids: list[int]) -> dict[int, int]:
+    """Category of each item from the online item attributes (0 when unknown, as offline)."""
+    if not item_ids:
+        return {}
+    found = store.get_online_features(
+        features=["item_attributes:category_id"], entity_rows=[{"item_id": i} for i in item_ids]
+    ).to_dict()
+    return {
+        int(i): int(c) if c is not None and not pd.isna(c) else 0
+        for i, c in zip(found["item_id"], found["category_id"], strict=True)
+    }
+
+
+def append_events(
+    *, store: FeatureStore, events: pd.DataFrame, max_len: int, locks: UserLocks | None = None
+) -> AppendResult:
+    """Append a batch of behaviour events to the online sequences (see the module doc).
+
+    Args:
+        store: The Feast store whose online store holds the sequences.
+        events: Rows with event_id, user_id, item_id, event_timestamp, event_type, clicked.
+        max_len: N, the longest sequence kept (the offline build's `sequence_length`).
+        locks: Per-user locks; default: `locks_for(store)`.
+
+    Raises:
+        ValueError: A required column is missing or a row has a bad id (named).
+    """
+    from feast.data_source import PushMode
+
+    _check_batch(events)
+    clicks = events[(events["event_type"] == "impression") & (events["clicked"] == 1)]
+    behaviour = clicks.drop_duplicates("event_id")
+    received, ignored = len(events), len(events) - len(clicks)
+    duplicates = len(clicks) - len(behaviour)  # repeated within the batch
+    if behaviour.empty:
+        return AppendResult(received, 0, duplicates, 0, ignored, 0)
+    micros = epoch_micros(behaviour["event_timestamp"])
+    new = pd.DataFrame(
+        {
+            "user_id": behaviour["user_id"].to_numpy(np.int64),
+            "item_id": behaviour["item_id"].to_numpy(np.int64),
+            "ts": micros,
+            "event_id": behaviour["event_id"].to_numpy(np.int64),
+        }
+    )
+    users = sorted(int(u) for u in new["user_id"].unique())
+    categories = _categories(store, sorted(int(i) for i in new["item_id"].unique()))
+    locks = locks or locks_for(store)
+    appended = too_old = 0
+    rows: list[dict[str, Any]] = []
+    with locks.hold(users):
+        stored = _stored(store, users)
+        for user in users:
+            batch = new[new["user_id"] == user]
+            stamp, old = stored[user]
+            seen = set(old["hist_event_ids"])
+            fresh = batch[~batch["event_id"].isin(seen)]
+            duplicates += len(batch) - len(fresh)
+            merged = sorted(
+                [
+                    *zip(
+                        old["hist_timestamps"],
+                        old["hist_event_ids"],
+                        old["hist_item_ids"],
+                        old["hist_category_ids"],
+                        strict=True,
+                    ),
+                    *(
+                        (int(t), int(e), int(i), categories.get(int(i), 0))
+                        for t, e, i in zip(
+                            fresh["ts"], fresh["event_id"], fresh["item_id"], strict=True
+                        )
+                    ),
+                ],
+                key=lambda step: (step[0], step[1]),
+            )
+            kept = merged[-max_len:]
+            kept_ids = {step[1] for step in kept}
+            entered = int(fresh["event_id"].isin(kept_ids).sum())
+            appended += entered
+            too_old += len(fresh) - entered
+            if not entered:
+                continue
+            newest = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=kept[-1][0])
+            if stamp is not None:
+                stored_at = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)  # naive = UTC
+                newest = max(newest, stored_at + timedelta(microseconds=1))
+            rows.append(
+                {
+                    "user_id": user,
+                    "event_timestamp": newest,
+                    "hist_timestamps": [s[0] for s in kept],
+                    "hist_event_ids": [s[1] for s in kept],
+                    "hist_item_ids": [s[2] for s in kept],
+                    "hist_category_ids": [s[3] for s in kept],
+                    "hist_len": len(kept),
+                }
+            )
+        if rows:
+            store.push(PUSH_SOURCE, pd.DataFrame(rows), to=PushMode.ONLINE)
+    return AppendResult(received, appended, duplicates, too_old, ignored, len(rows))
+

@@ -1,0 +1,198 @@
+"""Online sequence appends through Feast, on SQLite and on Redis.
+
+The online path (`append_events`) must hold, at any time, exactly what the
+offline rebuild from the same events holds; replays change nothing; many
+concurrent writers for one user lose nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pytest
+from recplat.events.synthetic import SyntheticData
+from recplat.features.append import SEQUENCE_FIELDS, _stored, append_events
+from recplat.features.offline import sequence_snapshots
+from recplat.features.repo import apply_repo, open_store
+
+from tests.conftest import make_settings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+pytestmark = pytest.mark.data
+REDIS = "127.0.0.1:6379"
+T0 = pd.Timestamp("2026-03-01", tz="UTC")
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping())
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """A fresh feature repo with the online store of the parameter, torn down after."""
+    settings = make_settings(tmp_path)
+    repo = settings.feature_repo
+    if request.param == "redis":
+        if not _redis_up():
+            pytest.skip(f"no Redis at {REDIS}")
+        # Its own project: Redis keys carry the project, so tests never see each other's rows.
+        project = f"recplat_test_{uuid.uuid4().hex[:10]}"
+        text = (repo / "feature_store.yaml").read_text()
+        text = text.replace("project: recplat", f"project: {project}")
+        text = text.replace(
+            "  type: sqlite\n  path: data/online_store.db",
+            f"  type: redis\n  connection_string: {REDIS},db=0",
+        )
+        (repo / "feature_store.yaml").write_text(text)
+    apply_repo(repo)
+    yield repo
+    open_store(repo).teardown()
+
+
+def _publish_items(store: FeatureStore, data: SyntheticData) -> None:
+    store.write_to_online_store(
+        "item_attributes", data.items[["item_id", "category_id", "price_bucket", "event_timestamp"]]
+    )
+
+
+def _online(store: FeatureStore, users: list[int]) -> dict[int, dict[str, list[int]]]:
+    return {u: arrays for u, (_, arrays) in _stored(store, users).items()}
+
+
+def _offline(events: pd.DataFrame, data: SyntheticData, max_len: int) -> pd.DataFrame:
+    snaps = sequence_snapshots(events=events, items=data.items, max_len=max_len)
+    return snaps.groupby("user_id").tail(1).set_index("user_id")
+
+
+def test_online_appends_equal_the_offline_rebuild_at_every_step(
+    repo: Path, tiny_data: SyntheticData
+) -> None:
+    store = open_store(repo)
+    _publish_items(store, tiny_data)
+    events = tiny_data.events.sort_values(["event_timestamp", "event_id"]).reset_index(drop=True)
+    users = sorted(int(u) for u in events["user_id"].unique())
+    max_len = 12  # short, so windows fill and old behaviours fall out
+    chunks = np.array_split(np.arange(len(events)), 6)
+    total = too_old = 0
+    for step, rows in enumerate(chunks):
+        # Within a batch the order is scrambled: the append must sort like the rebuild.
+        result = append_events(
+            store=store, events=events.iloc[rows].sample(frac=1.0, random_state=step), max_len=12
+        )
+        total += result.appended
+        too_old += result.too_old  # a batch with more than N clicks of one user
+        so_far = events.iloc[: rows[-1] + 1]
+        expected = _offline(so_far, tiny_data, max_len)
+        online = _online(store, users)
+        for user in users:
+            want = (
+                {f: list(expected.loc[user, f]) for f in SEQUENCE_FIELDS if f != "hist_len"}
+                if user in expected.index
+                else {f: [] for f in SEQUENCE_FIELDS if f != "hist_len"}
+            )
+            assert online[user] == want, f"user {user} after batch {step}"
+    clicks = events[(events["event_type"] == "impression") & (events["clicked"] == 1)]
+    assert total + too_old == len(clicks) and total > too_old
+
+    # A replayed batch changes nothing: ids in the window are duplicates, the rest too old.
+    before = _online(store, users)
+    replay = append_events(store=store, events=events.iloc[chunks[-1]], max_len=max_len)
+    assert replay.appended == 0 and replay.users == 0
+    assert replay.duplicates + replay.too_old + replay.not_behaviour == replay.received
+    assert _online(store, users) == before
+
+    # Feast's own read path (what ranking uses) serves the appended sequences.
+    final = _offline(events, tiny_data, max_len)
+    user = int(final["hist_len"].idxmax())
+    read = store.get_online_features(
+        features=store.get_feature_service("ranking_v1"),
+        entity_rows=[{"user_id": user, "item_id": 1}],
+    ).to_dict()
+    assert read["hist_item_ids"][0] == list(final.loc[user, "hist_item_ids"])
+    assert read["hist_len"][0] == final.loc[user, "hist_len"] == max_len
+
+
+def _click(event_id: int, user: int, item: int, minute: float) -> dict[str, object]:
+    return {
+        "event_id": event_id,
+        "user_id": user,
+        "item_id": item,
+        "event_timestamp": T0 + pd.Timedelta(minutes=minute),
+        "event_type": "impression",
+        "clicked": 1,
+    }
+
+
+def test_concurrent_writers_for_one_user_lose_nothing(
+    repo: Path, tiny_data: SyntheticData
+) -> None:
+    writers, per_writer = 8, 15
+    stores = [open_store(repo) for _ in range(writers)]  # one client each, like replicas
+    _publish_items(stores[0], tiny_data)
+    start = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            start.wait()
+            for k in range(per_writer):
+                event_id = 1 + w * per_writer + k
+                # Interleaved times: every writer's events land between the others'.
+                batch = pd.DataFrame([_click(event_id, 7, 1 + event_id % 50, k + w / writers)])
+                append_events(store=stores[w], events=batch, max_len=500)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    sequence = _online(stores[0], [7])[7]
+    assert sorted(sequence["hist_event_ids"]) == list(range(1, writers * per_writer + 1))
+    assert sequence["hist_timestamps"] == sorted(sequence["hist_timestamps"])
+
+
+def test_a_window_keeps_the_newest_and_drops_older_late_events(
+    repo: Path, tiny_data: SyntheticData
+) -> None:
+    store = open_store(repo)
+    _publish_items(store, tiny_data)
+    first = pd.DataFrame([_click(i, 3, i, i) for i in range(1, 6)])  # minutes 1..5
+    assert append_events(store=store, events=first, max_len=3).appended == 3
+    assert _online(store, [3])[3]["hist_event_ids"] == [3, 4, 5]
+    late = pd.DataFrame([_click(10, 3, 10, 0.5), _click(11, 3, 11, 3.5)])
+    result = append_events(store=store, events=late, max_len=3)
+    assert (result.appended, result.too_old) == (1, 1)
+    seq = _online(store, [3])[3]
+    assert seq["hist_event_ids"] == [11, 4, 5]  # the late one lands in time order
+    category = dict(zip(tiny_data.items["item_id"], tiny_data.items["category_id"], strict=True))
+    assert seq["hist_category_ids"] == [category[11], category[4], category[5]]
+
+
+def test_a_bad_batch_names_the_problem_and_writes_nothing(
+    repo: Path, tiny_data: SyntheticData
+) -> None:
+    store = open_store(repo)
+    good = pd.DataFrame([_click(1, 5, 2, 1)])
+    append_events(store=store, events=good, max_len=5)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['clicked'\]"):
+        append_events(store=store, events=good.drop(columns=["clicked"]), max_len=5)
+    bad = pd.DataFrame([_click(2, 5, 3, 2), _click(3, -4, 3, 3)])
+    with pytest.raises(ValueError, match="events row 1: user_id must be a non-negative integer"):
+        append_events(store=store, events=bad, max_len=5)
+    assert _online(store, [5])[5]["hist_event_ids"] == [1]
