@@ -143,7 +143,7 @@ def test_concurrent_writers_for_one_user_lose_nothing(
     stores = [open_store(repo) for _ in range(writers)]  # one client each, like replicas
     _publish_items(stores[0], tiny_data)
     start = threading.Barrier(writers)
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
 
     def write(w: int) -> None:
         try:
@@ -153,7 +153,7 @@ def test_concurrent_writers_for_one_user_lose_nothing(
                 # Interleaved times: every writer's events land between the others'.
                 batch = pd.DataFrame([_click(event_id, 7, 1 + event_id % 50, k + w / writers)])
                 append_events(store=stores[w], events=batch, max_len=500)
-        except BaseException as exc:  # surfaced below
+        except Exception as exc:  # surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
