@@ -275,4 +275,3 @@ def append_events(
         if rows:
             store.push(PUSH_SOURCE, pd.DataFrame(rows), to=PushMode.ONLINE)
     return AppendResult(received, appended, duplicates, too_old, ignored, len(rows))
-

@@ -136,9 +136,7 @@ def _click(event_id: int, user: int, item: int, minute: float) -> dict[str, obje
     }
 
 
-def test_concurrent_writers_for_one_user_lose_nothing(
-    repo: Path, tiny_data: SyntheticData
-) -> None:
+def test_concurrent_writers_for_one_user_lose_nothing(repo: Path, tiny_data: SyntheticData) -> None:
     writers, per_writer = 8, 15
     stores = [open_store(repo) for _ in range(writers)]  # one client each, like replicas
     _publish_items(stores[0], tiny_data)
@@ -153,7 +151,7 @@ def test_concurrent_writers_for_one_user_lose_nothing(
                 # Interleaved times: every writer's events land between the others'.
                 batch = pd.DataFrame([_click(event_id, 7, 1 + event_id % 50, k + w / writers)])
                 append_events(store=stores[w], events=batch, max_len=500)
-        except Exception as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 - any failure in a writer fails the test below
             errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
