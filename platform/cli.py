@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from recplat.cli_common import AllowFailures, FeatureRepo, Home, console, context_from, guard
+from recplat.features_cli import features_app
 from recplat.quality_cli import quality_app
 from recplat.runs_cli import runs_app
 from rich.markup import escape
@@ -27,9 +28,6 @@ app = typer.Typer(
     help="recplat: feature-store-backed recommendation platform.", no_args_is_help=True
 )
 data_app = typer.Typer(help="Event data: generate and ingest.", no_args_is_help=True)
-features_app = typer.Typer(
-    help="Feature tables, Feast registry, online store.", no_args_is_help=True
-)
 models_app = typer.Typer(
     help="Model registry: list, show and promote versions.", no_args_is_help=True
 )
@@ -169,61 +167,6 @@ def data_ingest(
         f"(validation run #{result.validation_run_id}); "
         "next: recplat features build && recplat features materialize"
     )
-
-
-@features_app.command("build")
-def features_build(
-    allow_failures: AllowFailures = None, feature_repo: FeatureRepo = None, home: Home = None
-) -> None:
-    """Compute the offline feature tables from the accepted events, gate and publish them."""
-    from recplat.features.build import build_features
-
-    ctx = context_from(feature_repo, home)
-    with console.status("building and validating feature tables..."):
-        result = guard(
-            lambda: build_features(
-                settings=ctx.settings, gate=ctx.gate, allow=tuple(allow_failures or ())
-            )
-        )
-    table = Table("table", "rows", "validation run", title="published feature tables")
-    for name, rows in result.rows.items():
-        table.add_row(name, f"{rows:,}", str(result.validation_run_ids[name]))
-    console.print(table)
-
-
-@features_app.command("apply")
-def features_apply(feature_repo: FeatureRepo = None, home: Home = None) -> None:
-    """Register the feature repo with Feast (same as `feast -c feature_repo apply`)."""
-    from recplat.features.repo import apply_repo
-
-    ctx = context_from(feature_repo, home)
-    with console.status("applying feature definitions..."):
-        names = apply_repo(ctx.settings.feature_repo)
-    table = Table("kind", "name", title="applied")
-    for name in names:
-        kind, _, obj = name.partition(":")
-        table.add_row(kind, obj)
-    console.print(table)
-
-
-@features_app.command("materialize")
-def features_materialize(
-    allow_failures: AllowFailures = None, feature_repo: FeatureRepo = None, home: Home = None
-) -> None:
-    """Gate the published tables, load them into the online store, check a read-back sample."""
-    from recplat.features.build import materialize
-    from recplat.quality.online import check_online
-
-    ctx = context_from(feature_repo, home)
-    allow = tuple(allow_failures or ())
-    with console.status("validating and materializing..."):
-        start, end = guard(lambda: materialize(settings=ctx.settings, gate=ctx.gate, allow=allow))
-    console.print(
-        f"materialized {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC into the online store"
-    )
-    with console.status("reading a sample back from the online store..."):
-        run_id = guard(lambda: check_online(settings=ctx.settings, gate=ctx.gate, allow=allow))
-    console.print(f"online read-back sample passed (validation run #{run_id})")
 
 
 @app.command("train")
