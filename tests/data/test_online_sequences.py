@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,12 @@ from recplat.features.offline import sequence_snapshots
 from recplat.features.repo import apply_repo, open_store
 
 from tests.conftest import make_settings
+
+
+def get_cell(frame: pd.DataFrame, user: int, column: str) -> Any:
+    """One cell by user id (typed Any: list cells defeat pandas-stubs)."""
+    return frame[column].to_dict()[user]
+
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -99,7 +105,7 @@ def test_online_appends_equal_the_offline_rebuild_at_every_step(
         online = _online(store, users)
         for user in users:
             want = (
-                {f: list(expected.loc[user, f]) for f in SEQUENCE_FIELDS if f != "hist_len"}
+                {f: list(get_cell(expected, user, f)) for f in SEQUENCE_FIELDS if f != "hist_len"}
                 if user in expected.index
                 else {f: [] for f in SEQUENCE_FIELDS if f != "hist_len"}
             )
@@ -116,13 +122,14 @@ def test_online_appends_equal_the_offline_rebuild_at_every_step(
 
     # Feast's own read path (what ranking uses) serves the appended sequences.
     final = _offline(events, tiny_data, max_len)
-    user = int(final["hist_len"].idxmax())
+    user = int(final["hist_len"].to_numpy().argmax())
+    user = int(final.index[user])
     read = store.get_online_features(
         features=store.get_feature_service("ranking_v1"),
         entity_rows=[{"user_id": user, "item_id": 1}],
     ).to_dict()
-    assert read["hist_item_ids"][0] == list(final.loc[user, "hist_item_ids"])
-    assert read["hist_len"][0] == final.loc[user, "hist_len"] == max_len
+    assert read["hist_item_ids"][0] == list(get_cell(final, user, "hist_item_ids"))
+    assert read["hist_len"][0] == get_cell(final, user, "hist_len") == max_len
 
 
 def _click(event_id: int, user: int, item: int, minute: float) -> dict[str, object]:
