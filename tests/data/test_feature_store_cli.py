@@ -73,8 +73,8 @@ def test_list_and_describe_show_the_catalogue(live: Settings) -> None:
 
 def test_get_online_and_append_round_trip(live: Settings, tmp_path: Path) -> None:
     snaps = read_parquet(live.offline_dir / "user_sequence.parquet")
-    longest = snaps.groupby("user_id")["hist_len"].max().to_dict()
-    user = int(min(longest, key=lambda u: longest[u]))  # a short history
+    longest: dict[int, int] = snaps.groupby("user_id")["hist_len"].max().to_dict()  # type: ignore[assignment]
+    user = min(longest, key=lambda u: longest[u])  # a short history
     before = int(snaps[snaps["user_id"] == user]["hist_len"].max())
     code, out = _cli(live, "features", "get-online", "--user-id", str(user), "--item-id", "1")
     assert code == 0, out
