@@ -5,18 +5,22 @@
 or `recplat serve` (which also picks the host and port).
 """
 
+import dataclasses
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
+import pandas as pd
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application, Deployment
+from recplat.features.append import append_events, locks_for
 from recplat.features.repo import open_store
 from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
@@ -24,6 +28,8 @@ from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.ranker import Ranker
 from recplat.serving.schemas import (
     MAX_BODY_BYTES,
+    EventsRequest,
+    EventsResponse,
     Health,
     ModelInfo,
     RankRequest,
@@ -89,7 +95,11 @@ class AppArgs(BaseModel):
     model_version: int | None = Field(default=None, description="default: production, else newest")
     num_replicas: int = Field(default=1, ge=1)
     api_key: str | None = Field(
-        default=None, description="require this X-API-Key on /rank and /model (None: open)"
+        default=None,
+        description="require this X-API-Key on /rank, /events and /model (None: open)",
+    )
+    sequence_length: int = Field(
+        default=50, ge=1, description="N: the longest behaviour sequence kept (as built)"
     )
 
     def settings(self) -> Settings:
@@ -98,6 +108,7 @@ class AppArgs(BaseModel):
             feature_repo=Path(self.feature_repo).resolve(),
             home=Path(self.home).resolve(),
             database_url=self.database_url,
+            sequence_length=self.sequence_length,
         )
 
 
@@ -115,9 +126,10 @@ class RankingService:
         metadata.dispose()
         self.version = version
         artifact = load_artifact(Path(version.artifact_path))
-        reader = OnlineFeatureReader(
-            store=open_store(settings.feature_repo), feature_service=artifact.feature_service
-        )
+        self.store = open_store(settings.feature_repo)
+        self.locks = locks_for(self.store)
+        self.sequence_length = settings.sequence_length
+        reader = OnlineFeatureReader(store=self.store, feature_service=artifact.feature_service)
         self.ranker = Ranker(artifact=artifact, reader=reader, version=version.version)
         # Warm up: the first Feast read in a process is ~100x slower than the next.
         self.ranker.rank(RankRequest(user_id=0, candidate_item_ids=[0]))
@@ -133,6 +145,33 @@ class RankingService:
     ) -> RankResponse:
         check_api_key(expected=self.api_key, given=api_key)
         return self.ranker.rank(request)
+
+    @api.post(
+        "/events",
+        response_model=EventsResponse,
+        summary="Append behaviour events to the users' online sequences",
+    )
+    def events(
+        self, request: EventsRequest, api_key: str | None = Security(_key_header)
+    ) -> EventsResponse:
+        check_api_key(expected=self.api_key, given=api_key)
+        started = time.perf_counter()
+        frame = pd.DataFrame(
+            {
+                "event_id": [e.event_id for e in request.events],
+                "user_id": [e.user_id for e in request.events],
+                "item_id": [e.item_id for e in request.events],
+                "event_timestamp": pd.to_datetime([e.timestamp for e in request.events], utc=True),
+                "event_type": [e.event_type for e in request.events],
+                "clicked": [int(e.clicked) for e in request.events],
+            }
+        )
+        result = append_events(
+            store=self.store, events=frame, max_len=self.sequence_length, locks=self.locks
+        )
+        return EventsResponse(
+            **dataclasses.asdict(result), total_ms=(time.perf_counter() - started) * 1e3
+        )
 
     @api.get("/healthz", response_model=Health, summary="Liveness and the loaded model")
     def healthz(self) -> Health:

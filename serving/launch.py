@@ -36,6 +36,7 @@ def start_serving(
         model_version=model_version,
         num_replicas=num_replicas,
         api_key=api_key or settings.api_key,
+        sequence_length=settings.sequence_length,
     )
     serve.run(build_app(args), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"

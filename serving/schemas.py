@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_CANDIDATES = 1000
 MAX_ID = 2**62
 # 1000 candidates with 19-digit ids are ~21 KB of JSON; anything far beyond is not a request.
 MAX_BODY_BYTES = 256 * 1024
+MAX_EVENTS = 1000
+# Clocks disagree a little; an event further in the future is a broken clock.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class RankContext(BaseModel):
@@ -77,3 +81,43 @@ class ModelInfo(BaseModel):
     feature_service: str
     metrics: dict[str, float | int | None]
     artifact_path: str
+
+
+class BehaviourEvent(BaseModel):
+    """One event of the user's behaviour (the event schema's fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: int = Field(ge=0, le=MAX_ID, description="unique; a replayed id is not counted twice")
+    user_id: int = Field(ge=1, le=MAX_ID)
+    item_id: int = Field(ge=1, le=MAX_ID)
+    event_type: Literal["impression", "purchase"] = "impression"
+    clicked: bool = Field(default=True, description="clicked impressions enter the sequence")
+    timestamp: AwareDatetime = Field(description="when it happened, with a time zone (ISO 8601)")
+
+    @field_validator("timestamp")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValueError(f"is in the future (more than {CLOCK_SKEW} ahead of the server)")
+        return value
+
+
+class EventsRequest(BaseModel):
+    """A batch of behaviour events to append to the users' online sequences."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[BehaviourEvent] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventsResponse(BaseModel):
+    """What the batch did to the online sequences."""
+
+    received: int
+    appended: int = Field(description="behaviours that entered a sequence")
+    duplicates: int = Field(description="event ids already in the sequence (replays)")
+    too_old: int = Field(description="older than a full sequence; dropped as offline")
+    not_behaviour: int = Field(description="unclicked impressions and purchases")
+    users: int = Field(description="sequences written")
+    total_ms: float

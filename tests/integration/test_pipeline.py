@@ -257,6 +257,57 @@ def test_oversized_body_is_refused_with_413(pipeline: Pipeline) -> None:
     assert response.status_code == 413 and str(MAX_BODY_BYTES) in response.json()["detail"]
 
 
+def test_events_reach_the_sequence_that_rank_reads(pipeline: Pipeline) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    user, items = 11, [3, 4, 5]
+
+    def history() -> int:
+        body = {"user_id": user, "candidate_item_ids": [1]}
+        answer = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()
+        return int(answer["history_length"])
+
+    before = history()
+    now = datetime.now(UTC)
+    events = [
+        {
+            "event_id": 77_000_000 + k,
+            "user_id": user,
+            "item_id": item,
+            "timestamp": (now - timedelta(seconds=5 - k)).isoformat(),
+        }
+        for k, item in enumerate(items)
+    ]
+    events.append({**events[0], "event_id": 77_000_100, "clicked": False})  # not a behaviour
+    response = httpx.post(f"{pipeline.url}/events", json={"events": events}, timeout=30)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["received"], answer["appended"], answer["not_behaviour"]) == (4, 3, 1)
+    max_len = pipeline.ctx.settings.sequence_length
+    assert history() == min(before + 3, max_len)
+    read = (
+        open_store(pipeline.ctx.settings.feature_repo)
+        .get_online_features(
+            features=["user_sequence:hist_item_ids"], entity_rows=[{"user_id": user}]
+        )
+        .to_dict()
+    )
+    assert read["hist_item_ids"][0][-3:] == items  # newest last, as offline
+
+    replay = httpx.post(f"{pipeline.url}/events", json={"events": events}, timeout=30).json()
+    assert (replay["appended"], replay["duplicates"]) == (0, 3)
+    assert history() == min(before + 3, max_len)
+
+    naive = {**events[0], "event_id": 1, "timestamp": "2026-01-01T00:00:00"}
+    future = {**events[0], "event_id": 2, "timestamp": (now + timedelta(days=1)).isoformat()}
+    for bad, words in ((naive, "timezone"), (future, "future")):
+        refused = httpx.post(f"{pipeline.url}/events", json={"events": [bad]}, timeout=30)
+        assert refused.status_code == 422 and "timestamp" in refused.text
+        assert words in refused.text
+    empty = httpx.post(f"{pipeline.url}/events", json={"events": []}, timeout=30)
+    assert empty.status_code == 422 and "events" in empty.text
+
+
 def test_api_key_guards_rank_and_model(pipeline: Pipeline) -> None:
     """A second app with an API key, beside the open one: 401 without, 403 wrong, 200 right."""
     from ray import serve
@@ -287,6 +338,9 @@ def test_api_key_guards_rank_and_model(pipeline: Pipeline) -> None:
         right = httpx.post(f"{base}/rank", json=body, headers={"X-API-Key": "s3cret"}, timeout=30)
         assert right.status_code == 200 and len(right.json()["items"]) == 3
         assert httpx.get(f"{base}/model", timeout=30).status_code == 401
+        event = {"event_id": 1, "user_id": 1, "item_id": 1, "timestamp": "2026-01-01T00:00:00Z"}
+        posted = httpx.post(f"{base}/events", json={"events": [event]}, timeout=30)
+        assert posted.status_code == 401
         # The open app is unaffected, and the spec declares the key.
         assert httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).status_code == 200
         spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
