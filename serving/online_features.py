@@ -1,7 +1,21 @@
-"""Online features for one ranking request, in one batched Feast read."""
+"""Online features for one ranking request, read from Feast's online store.
+
+The reader resolves the feature service once. Each request then reads every
+feature view's rows in one round trip, with the store's own layout computed
+by Feast's own helpers: for SQLite one `IN` query on the view's table, for
+Redis one pipeline of HMGETs on the entity keys; any other online store goes
+through its `online_read`. These are the rows `FeatureStore.get_online_features`
+reads, without its per-request planning and response assembly (5-15x the read
+itself here); a test holds the two equal on SQLite and Redis. Nothing is
+cached but the serialized entity keys (a pure function of the id): every
+request sees what the store holds now.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -9,10 +23,55 @@ from recplat.training.datasets import fill_missing
 
 if TYPE_CHECKING:
     from feast import FeatureStore
+    from feast.protos.feast.types.Value_pb2 import Value
+
+KEY_CACHE = 1 << 18  # serialized entity keys kept (ids -> bytes; never stale)
+
+
+def python_value(value: Value | None) -> Any:
+    """A Feast value as Python: int/float/str, a list for arrays, None when missing."""
+    if value is None:
+        return None
+    kind = value.WhichOneof("val")
+    if kind is None or kind == "null_val":
+        return None
+    found = getattr(value, kind)
+    return list(found.val) if kind.endswith("_list_val") else found
+
+
+@dataclass(frozen=True)
+class RequestFeatures:
+    """What the online store holds for one (user, candidates) request.
+
+    `user`: each user-keyed feature (profile, sequence), None when missing;
+    `items`: each item-keyed feature, one value per candidate, None when missing.
+    """
+
+    user_id: int
+    item_ids: list[int]
+    user: dict[str, Any]
+    items: dict[str, list[Any]]
+
+    @property
+    def unknown_user(self) -> bool:
+        """No profile row for the user."""
+        return all(self.user.get(f) is None for f in ("age_bucket", "gender"))
+
+    @property
+    def unknown_items(self) -> list[int]:
+        """Candidates without item attributes."""
+        return [
+            i for i, c in zip(self.item_ids, self.items["category_id"], strict=True) if c is None
+        ]
+
+    @property
+    def history_length(self) -> int:
+        """Behaviours in the user's stored sequence."""
+        return len(self.user.get("hist_item_ids") or [])
 
 
 class OnlineFeatureReader:
-    """Reads user, sequence and item features for (user, candidates) from Feast.
+    """Reads user, sequence and item features for (user, candidates) through Feast.
 
     Args:
         store: The Feast store (online store configured in its yaml).
@@ -22,23 +81,132 @@ class OnlineFeatureReader:
     def __init__(self, *, store: FeatureStore, feature_service: str) -> None:
         self.store = store
         self.service = store.get_feature_service(feature_service)
+        # (view, join key, feature names) per projection of the service.
+        self.parts: list[tuple[Any, str, list[str]]] = []
+        for projection in self.service.feature_view_projections:
+            view = store.get_feature_view(projection.name)
+            join_keys = [column.name for column in view.entity_columns]
+            if join_keys not in (["user_id"], ["item_id"]):
+                raise ValueError(f"feature view {view.name}: keyed by {join_keys}, not user/item")
+            self.parts.append((view, join_keys[0], [f.name for f in projection.features]))
+        self._rows = _row_reader(store)
+
+    def read(self, *, user_id: int, item_ids: list[int]) -> RequestFeatures:
+        """The raw values (one round trip to Redis; one query per view on SQLite)."""
+        user: dict[str, Any] = {}
+        items: dict[str, list[Any]] = {}
+        requests = [
+            (view, join_key, [user_id] if join_key == "user_id" else item_ids, names)
+            for view, join_key, names in self.parts
+        ]
+        for (_, join_key, _, names), values in zip(requests, self._rows(requests), strict=True):
+            if join_key == "user_id":
+                user.update({name: python_value(values[0].get(name)) for name in names})
+            else:
+                items.update({name: [python_value(v.get(name)) for v in values] for name in names})
+        return RequestFeatures(user_id=user_id, item_ids=list(item_ids), user=user, items=items)
 
     def fetch(self, *, user_id: int, item_ids: list[int]) -> pd.DataFrame:
         """One row per candidate, missing values filled as in training.
 
         The frame's `attrs` say whether the user and which items were unknown.
         """
-        rows = [{"user_id": user_id, "item_id": item} for item in item_ids]
-        raw: dict[str, list[Any]] = self.store.get_online_features(
-            features=self.service, entity_rows=rows
-        ).to_dict()
-        frame = pd.DataFrame(raw)
-        unknown_user = frame["age_bucket"].isna().all() if len(frame) else True
-        unknown_items = [
-            int(i)
-            for i, c in zip(frame["item_id"], frame["category_id"], strict=True)
-            if c is None or pd.isna(c)
-        ]
+        found = self.read(user_id=user_id, item_ids=item_ids)
+        n = len(item_ids)
+        frame = pd.DataFrame(
+            {
+                "user_id": [user_id] * n,
+                "item_id": list(item_ids),
+                **{name: [value] * n for name, value in found.user.items()},
+                **found.items,
+            }
+        )
         frame = fill_missing(frame)
-        frame.attrs.update(unknown_user=bool(unknown_user), unknown_items=unknown_items)
+        frame.attrs.update(unknown_user=found.unknown_user, unknown_items=found.unknown_items)
         return frame
+
+
+# One read: (view, join key, entity ids, feature names).
+RowRequest = tuple[Any, str, list[int], list[str]]
+# For each request, one dict (feature -> Feast value) per entity id; {} when missing.
+Rows = list[dict[str, Any]]
+RowReader = Callable[[list[RowRequest]], list[Rows]]
+
+
+def _row_reader(store: FeatureStore) -> RowReader:
+    """The fastest correct way to read rows from this store's online store."""
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    config = store.config
+    version = config.entity_key_serialization_version
+    online = store._get_provider().online_store
+    kind = getattr(config.online_store, "type", "")
+
+    def proto(join_key: str, entity: int) -> EntityKey:
+        return EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=entity)])
+
+    @functools.lru_cache(maxsize=KEY_CACHE)
+    def key(join_key: str, entity: int) -> bytes:
+        return bytes(
+            serialize_entity_key(proto(join_key, entity), entity_key_serialization_version=version)
+        )
+
+    if kind == "sqlite" and hasattr(online, "_get_conn"):
+        from feast.infra.online_stores.sqlite import _table_id
+
+        conn = online._get_conn(config)
+        versioning = config.registry.enable_online_feature_view_versioning
+
+        def sqlite_view(view: Any, join_key: str, ids: list[int], names: list[str]) -> Rows:
+            keys = [key(join_key, i) for i in ids]
+            table = _table_id(config.project, view, versioning).replace('"', '""')
+            found: dict[bytes, dict[str, Any]] = {}
+            for entity, name, value in conn.execute(
+                f'SELECT entity_key, feature_name, value FROM "{table}" '
+                f"WHERE entity_key IN ({','.join('?' * len(keys))}) "
+                f"AND feature_name IN ({','.join('?' * len(names))})",
+                [*keys, *names],
+            ):
+                found.setdefault(entity, {})[name] = Value.FromString(value)
+            return [found.get(k, {}) for k in keys]
+
+        return lambda requests: [sqlite_view(*r) for r in requests]
+
+    if kind == "redis" and hasattr(online, "_get_client"):
+        from feast.infra.online_stores.helpers import _mmh3
+
+        client = online._get_client(config.online_store)
+        project = config.project.encode("utf-8")
+        field = functools.lru_cache(maxsize=256)(lambda view, name: _mmh3(f"{view}:{name}"))
+
+        def redis_rows(requests: list[RowRequest]) -> list[Rows]:
+            with client.pipeline(transaction=False) as pipe:  # every view, one round trip
+                for view, join_key, ids, names in requests:
+                    hashes = [field(view.name, n) for n in names]
+                    for i in ids:
+                        pipe.hmget(key(join_key, i) + project, hashes)
+                replies = iter(pipe.execute())
+            return [
+                [
+                    {n: Value.FromString(v) for n, v in zip(names, next(replies), strict=True) if v}
+                    for _ in ids
+                ]
+                for _, _, ids, names in requests
+            ]
+
+        return redis_rows
+
+    provider = store._get_provider()
+
+    def feast_view(view: Any, join_key: str, ids: list[int], names: list[str]) -> Rows:
+        rows = provider.online_read(
+            config=config,
+            table=view,
+            entity_keys=[proto(join_key, i) for i in ids],
+            requested_features=list(names),  # a copy: some stores append to it
+        )
+        return [row or {} for _, row in rows]
+
+    return lambda requests: [feast_view(*r) for r in requests]

@@ -10,7 +10,7 @@ import torch
 from recplat.registry.artifacts import Artifact
 from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.schemas import RankRequest, RankResponse, ScoredItem, Timings
-from recplat.training.datasets import encode
+from recplat.training.datasets import encode_request
 from recplat.training.engine import predict_logits
 
 
@@ -32,14 +32,21 @@ class Ranker:
     def rank(self, request: RankRequest) -> RankResponse:
         """Sort the request's candidates by predicted click probability."""
         started = time.perf_counter()
-        frame = self.reader.fetch(user_id=request.user_id, item_ids=request.candidate_item_ids)
+        found = self.reader.read(user_id=request.user_id, item_ids=request.candidate_item_ids)
         fetched = time.perf_counter()
         now = datetime.now(UTC)
         context = request.context
-        frame["hour"] = context.hour if context.hour is not None else now.hour
-        frame["weekday"] = context.weekday if context.weekday is not None else now.weekday()
-        frame["device"] = context.device or "unknown"
-        arrays = encode(frame, vocab=self.vocab, max_len=self.artifact.max_len)
+        arrays = encode_request(
+            user=found.user,
+            items=found.items,
+            user_id=request.user_id,
+            item_ids=request.candidate_item_ids,
+            hour=context.hour if context.hour is not None else now.hour,
+            weekday=context.weekday if context.weekday is not None else now.weekday(),
+            device=context.device or "unknown",
+            vocab=self.vocab,
+            max_len=self.artifact.max_len,
+        )
         with torch.inference_mode():
             logits = predict_logits(self.artifact.model, arrays)
         scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
@@ -53,9 +60,9 @@ class Ranker:
                 ScoredItem(item_id=request.candidate_item_ids[i], score=float(scores[i]))
                 for i in order
             ],
-            unknown_user=frame.attrs["unknown_user"],
-            unknown_items=frame.attrs["unknown_items"],
-            history_length=int(frame["hist_len"].iloc[0]) if len(frame) else 0,
+            unknown_user=found.unknown_user,
+            unknown_items=found.unknown_items,
+            history_length=found.history_length,
             timings=Timings(
                 features_ms=(fetched - started) * 1e3,
                 model_ms=(done - fetched) * 1e3,

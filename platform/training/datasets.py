@@ -117,6 +117,57 @@ def encode(frame: pd.DataFrame, *, vocab: Vocab, max_len: int) -> dict[str, np.n
     return out
 
 
+def encode_request(
+    *,
+    user: dict[str, Any],
+    items: dict[str, list[Any]],
+    user_id: int,
+    item_ids: list[int],
+    hour: int,
+    weekday: int,
+    device: str,
+    vocab: Vocab,
+    max_len: int,
+) -> dict[str, np.ndarray]:
+    """`encode(fill_missing(frame))` for one user's candidates, without the frame.
+
+    The ranking path: the user's features (`user`: profile values and the
+    sequence, None when missing) are read once and broadcast over the
+    candidates (`items`: one value per candidate, None when missing). Equal to
+    the frame path by test.
+    """
+    n = len(item_ids)
+
+    def shifted(value: Any) -> int:  # missing -> -1 -> 0 ("unknown") after the shift
+        return (-1 if value is None else int(value)) + 1
+
+    def column(values: list[Any], missing: int) -> np.ndarray:
+        return np.array([missing if v is None else int(v) for v in values], dtype=np.int64)
+
+    history = user.get("hist_item_ids") or []
+    categories = user.get("hist_category_ids") or []
+    out = {
+        "user_id": _clamp(np.full(n, user_id, dtype=np.int64), vocab.users),
+        "item_id": _clamp(np.asarray(item_ids, dtype=np.int64), vocab.items),
+        "category_id": _clamp(column(items["category_id"], 0), vocab.categories),
+        "age_bucket": np.full(n, shifted(user.get("age_bucket")), dtype=np.int64),
+        "gender": np.full(n, shifted(user.get("gender")), dtype=np.int64),
+        "price_bucket": column(items["price_bucket"], -1) + 1,
+        "hour": np.full(n, hour, dtype=np.int64),
+        "weekday": np.full(n, weekday, dtype=np.int64),
+        "device": np.full(n, device_index(device), dtype=np.int64),
+        "hist_item_ids": np.repeat(
+            _clamp(pad_sequences([history], max_len), vocab.items), n, axis=0
+        ),
+        "hist_category_ids": np.repeat(
+            _clamp(pad_sequences([categories], max_len), vocab.categories), n, axis=0
+        ),
+    }
+    for name, size in CONTEXT_FIELDS.items():
+        out[name] = _clamp(out[name], size)
+    return out
+
+
 @dataclass(frozen=True)
 class Splits:
     """Time-ordered train / validation / test frames."""

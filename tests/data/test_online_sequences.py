@@ -201,3 +201,34 @@ def test_a_bad_batch_names_the_problem_and_writes_nothing(
     with pytest.raises(ValueError, match="events row 1: user_id must be a non-negative integer"):
         append_events(store=store, events=bad, max_len=5)
     assert _online(store, [5])[5]["hist_event_ids"] == [1]
+
+
+def test_the_ranking_reader_reads_what_feast_serves(repo: Path, tiny_data: SyntheticData) -> None:
+    """recplat's reader (online_read per view) returns what get_online_features returns."""
+    from recplat.serving.online_features import OnlineFeatureReader
+    from recplat.training.datasets import fill_missing
+
+    store = open_store(repo)
+    _publish_items(store, tiny_data)
+    store.write_to_online_store("user_profile", tiny_data.users.iloc[:5])
+    user = int(tiny_data.users["user_id"].iloc[0])
+    append_events(
+        store=store,
+        events=pd.DataFrame([_click(k, user, 1 + k, k) for k in range(1, 5)]),
+        max_len=10,
+    )
+    reader = OnlineFeatureReader(store=store, feature_service="ranking_v1")
+    service = store.get_feature_service("ranking_v1")
+    for who in (user, 99_999):  # a known user with history; an unknown one
+        items = [1, 2, 50_000, 3]  # 50_000: no such item
+        ours = reader.fetch(user_id=who, item_ids=items)
+        rows = [{"user_id": who, "item_id": i} for i in items]
+        feast = fill_missing(
+            pd.DataFrame(store.get_online_features(features=service, entity_rows=rows).to_dict())
+        )
+        assert sorted(ours.columns) == sorted(feast.columns)
+        for column in feast.columns:
+            assert ours[column].tolist() == feast[column].tolist(), column
+        assert ours.attrs["unknown_items"] == [50_000]
+        assert ours.attrs["unknown_user"] is (who == 99_999)
+    assert reader.read(user_id=user, item_ids=[1]).history_length == 4

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from recplat.models.layers import Vocab
-from recplat.training.datasets import encode, fill_missing, pad_sequences, temporal_split
+from recplat.training.datasets import (
+    encode,
+    encode_request,
+    fill_missing,
+    pad_sequences,
+    temporal_split,
+)
 
 VOCAB = Vocab(users=11, items=21, categories=6)
 
@@ -59,3 +66,46 @@ def test_temporal_split_keeps_time_order() -> None:
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (70, 10, 20)
     assert splits.train["event_timestamp"].max() < splits.validation["event_timestamp"].min()
     assert splits.validation["event_timestamp"].max() < splits.test["event_timestamp"].min()
+
+
+@pytest.mark.parametrize(
+    ("user", "hist"),
+    [
+        ({"age_bucket": 2, "gender": 0}, [4, 5, 40, 7, 8, 9]),  # longer than max_len, an unknown id
+        ({"age_bucket": None, "gender": None}, None),  # unknown user, no history
+        ({"age_bucket": 5, "gender": 1}, []),
+    ],
+)
+def test_request_encoding_equals_the_frame_path(user: dict, hist: list[int] | None) -> None:
+    """Serving encodes one user's candidates without a frame; it must match training's encode."""
+    item_ids = [5, 500, 7, 0]
+    items = {"category_id": [2, None, 9, None], "price_bucket": [3, None, 0, 12]}
+    cats = None if hist is None else [i % 7 for i in hist]
+    user_values = {**user, "hist_item_ids": hist, "hist_category_ids": cats}
+    frame = pd.DataFrame(
+        {
+            "user_id": [3] * 4,
+            "item_id": item_ids,
+            **{k: [v] * 4 for k, v in user_values.items()},
+            **items,
+            "hour": [21] * 4,
+            "weekday": [4] * 4,
+            "device": ["mobile"] * 4,
+        }
+    )
+    expected = encode(fill_missing(frame), vocab=VOCAB, max_len=4)
+    got = encode_request(
+        user=user_values,
+        items=items,
+        user_id=3,
+        item_ids=item_ids,
+        hour=21,
+        weekday=4,
+        device="mobile",
+        vocab=VOCAB,
+        max_len=4,
+    )
+    assert set(got) == set(expected)
+    for name, values in expected.items():
+        assert got[name].dtype == values.dtype, name
+        assert got[name].tolist() == values.tolist(), name
