@@ -1,0 +1,134 @@
+"""The production profile for real: Redis online store, Feast SQL registry and platform
+metadata on PostgreSQL, selected by configuration only (infra/feast/feature_store.prod.yaml
+and RECPLAT_* settings). Each run has its own Feast project (Redis keys carry it) and its
+own PostgreSQL schema, and removes both. Skipped, with the reason, where the services are
+not running.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from recplat.context import PlatformContext
+from recplat.events.synthetic import GeneratorConfig
+from recplat.features.append import append_events
+from recplat.features.repo import open_store
+from recplat.pipeline import run_feature_stages
+from recplat.registry.store import MetadataStore
+from recplat.serving.online_features import OnlineFeatureReader
+from recplat.settings import Settings
+from recplat.training.job import TrainOptions, prepare_training_data
+from recplat.training.local import train_local
+
+from tests.conftest import REPO_ROOT, make_settings
+
+pytestmark = pytest.mark.integration
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS = "127.0.0.1:6379"
+
+
+def _services_or_skip() -> None:
+    import psycopg
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"production profile needs Redis at {REDIS}: {exc}")
+    try:
+        psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3
+        ).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"production profile needs PostgreSQL at 127.0.0.1:5432: {exc}")
+
+
+@pytest.fixture
+def prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    import psycopg
+
+    _services_or_skip()
+    name = f"recplat_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    in_schema = f"{POSTGRES}?options=-csearch_path%3D{name}"
+    settings = make_settings(tmp_path)
+    # The deployed profile, as the Dockerfile installs it; only the project is this test's.
+    prod_yaml = (REPO_ROOT / "infra" / "feast" / "feature_store.prod.yaml").read_text()
+    assert "project: recplat\n" in prod_yaml
+    (settings.feature_repo / "feature_store.yaml").write_text(
+        prod_yaml.replace("project: recplat\n", f"project: {name}\n")
+    )
+    monkeypatch.setenv("RECPLAT_FEAST_REGISTRY_URL", in_schema)
+    monkeypatch.setenv("RECPLAT_REDIS", f"{REDIS},db=0")
+    monkeypatch.setenv("RECPLAT_DATABASE_URL", in_schema)
+    settings = Settings.from_env(feature_repo=settings.feature_repo, home=settings.home)
+    try:
+        yield settings
+    finally:
+        try:
+            open_store(settings.feature_repo).teardown()  # the project's Redis keys
+        finally:
+            with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as c:
+                c.execute(f'DROP SCHEMA "{name}" CASCADE')
+            shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_pipeline_runs_on_redis_and_postgresql(prod: Settings) -> None:
+    import psycopg
+    import redis
+
+    assert prod.database_url is not None and "postgresql" in prod.database_url
+    ctx = PlatformContext(settings=prod)
+    config = GeneratorConfig(users=80, items=60, categories=6, impressions=3000, days=8, seed=4)
+    stages = run_feature_stages(ctx, config=config)  # gates, SQL registry apply, Redis materialize
+    assert stages.build.rows["user_sequence"] > 0
+
+    store = open_store(prod.feature_repo)
+    assert store.config.online_store.type == "redis"
+    assert store.config.registry.registry_type == "sql"
+    project = store.project
+    keys = redis.Redis(host="127.0.0.1", port=6379).keys(f"*{project}*")
+    assert keys, "materialize wrote nothing to Redis"
+
+    # Feast's registry and recplat's metadata live in this test's PostgreSQL schema.
+    schema = project
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test") as conn:
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            )
+        }
+    assert {"feature_views", "entities", "validation_runs", "training_runs"} <= tables
+    runs = MetadataStore(url=prod.database_url).validations(dataset="user_sequence")
+    assert runs and runs[0].success
+
+    # Point-in-time training set through the SQL registry, a model trained on it.
+    data = prepare_training_data(settings=prod, gate=ctx.gate)
+    result = train_local(data=data, options=TrainOptions(model_name="din", epochs=1, threads=1))
+    assert 0.0 < result.metrics["auc"] < 1.0
+
+    # Ranking reads and online appends on Redis.
+    reader = OnlineFeatureReader(store=store, feature_service="ranking_v1")
+    user = int(data.frames["train"]["user_id"].iloc[0])
+    before = reader.read(user_id=user, item_ids=[1, 2]).history_length
+    event = {
+        "event_id": 10**9, "user_id": user, "item_id": 2, "event_type": "impression",
+        "clicked": 1, "event_timestamp": pd.Timestamp.now(tz="UTC"),
+    }  # fmt: skip
+    assert (
+        append_events(
+            store=store, events=pd.DataFrame([event]), max_len=prod.sequence_length
+        ).appended
+        == 1
+    )
+    assert reader.read(user_id=user, item_ids=[1, 2]).history_length == min(
+        before + 1, prod.sequence_length
+    )
