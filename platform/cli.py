@@ -111,8 +111,9 @@ def data_import_movielens(
     home: Home = None,
 ) -> None:
     """Import MovieLens ratings (rating >= 4 is a click) through the events gate."""
+    from recplat.events.importing import ImportFormatError
     from recplat.events.ingest import ingest
-    from recplat.events.movielens import ImportFormatError, load_movielens
+    from recplat.events.movielens import load_movielens
 
     ctx = context_from(feature_repo, home)
     try:
@@ -137,6 +138,50 @@ def data_import_movielens(
         f"accepted {result.events:,} ratings as events, {result.users:,} users, "
         f"{result.items:,} movies -> {ctx.settings.events_path}; the ratings themselves "
         f"(for `recplat train --model rating_mlp`) -> {ctx.settings.ratings_path}"
+    )
+
+
+@data_app.command("import-amazon")
+def data_import_amazon(
+    reviews: Annotated[Path, typer.Argument(help="reviews_<Category>_5.json (one JSON per line).")],
+    meta: Annotated[Path, typer.Argument(help="meta_<Category>.json (one object per line).")],
+    negatives: Annotated[
+        int, typer.Option(help="Unclicked impressions sampled per review (DIEN's setup).")
+    ] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the negative sampling.")] = 0,
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Import Amazon reviews as in the DIEN paper (reviews are clicks, sampled negatives)."""
+    from recplat.events.amazon import load_amazon
+    from recplat.events.importing import ImportFormatError
+    from recplat.events.ingest import ingest
+
+    ctx = context_from(feature_repo, home)
+    try:
+        with console.status("reading reviews and metadata..."):
+            data = load_amazon(reviews=reviews, meta=meta, negatives=negatives, seed=seed)
+    except ImportFormatError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    with console.status("validating and ingesting..."):
+        result = guard(
+            lambda: ingest(
+                events=data.events,
+                users=data.users,
+                items=data.items,
+                settings=ctx.settings,
+                gate=ctx.gate,
+                allow=tuple(allow_failures or ()),
+                source="amazon",
+                ratings=data.ratings,
+            )
+        )
+    sampled = result.events - len(data.ratings)
+    console.print(
+        f"accepted {len(data.ratings):,} reviews as clicks and {sampled:,} sampled negatives, "
+        f"{result.users:,} users, {result.items:,} items -> {ctx.settings.events_path}"
     )
 
 

@@ -21,11 +21,11 @@ Malformed input stops with the file, the line and the reason
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from recplat.events.importing import ImportedData, ImportFormatError, text_lines
 from recplat.events.schema import EVENT_COLUMNS
 
 ML100K_GENRES = (
@@ -38,44 +38,10 @@ POSITIVE_RATING = 4
 AGE_EDGES = (18, 25, 35, 45, 56)
 
 
-class ImportFormatError(ValueError):
-    """A source file does not match its format; says which file, line and why."""
-
-    def __init__(self, path: Path, line: int | None, reason: str) -> None:
-        self.path, self.line, self.reason = path, line, reason
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {reason}")
-
-
-@dataclass(frozen=True)
-class ImportedData:
-    """Tables in recplat's schema, plus ratings for regression tasks."""
-
-    users: pd.DataFrame
-    items: pd.DataFrame
-    events: pd.DataFrame
-    ratings: pd.DataFrame  # user_id, item_id, rating, event_timestamp
-
-
-def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
-    if not path.exists():
-        raise ImportFormatError(path, None, "file not found")
-    try:
-        text = path.read_bytes().decode(encoding)
-    except UnicodeDecodeError as exc:
-        bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ImportFormatError(
-            path, bad_line, f"not valid {encoding} text ({exc.reason})"
-        ) from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield number, line
-
-
 def _fields(
     path: Path, encoding: str, sep: str, count: int | None, minimum: int = 0
 ) -> Iterator[tuple[int, list[str]]]:
-    for number, line in _lines(path, encoding):
+    for number, line in text_lines(path, encoding):
         fields = line.split(sep)
         if (count is not None and len(fields) != count) or len(fields) < minimum:
             expected = count if count is not None else f">= {minimum}"
@@ -205,7 +171,7 @@ def _assemble(
     ratings = _ratings(ratings_rows, ratings_path, set(users["user_id"]), set(items["item_id"]))
     start = ratings["event_timestamp"].min() - pd.Timedelta(days=1)
     users["event_timestamp"] = max(start, first)
-    items["price_bucket"] = 0  # MovieLens has no prices
+    items["price_bucket"] = -1  # MovieLens has no prices: unknown
     items["event_timestamp"] = max(start, first)
     items = items[["item_id", "category_id", "price_bucket", "event_timestamp"]]
     return ImportedData(

@@ -226,7 +226,7 @@ def user_profile_suite(*, now: datetime | None = None) -> SuiteSpec:
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "event_timestamp"]),
             gxe.ExpectColumnValuesToBeBetween(column="user_id", min_value=1),
             gxe.ExpectColumnValuesToBeBetween(
-                column="age_bucket", min_value=0, max_value=t.max_age_bucket
+                column="age_bucket", min_value=t.min_age_bucket, max_value=t.max_age_bucket
             ),
             gxe.ExpectColumnValuesToBeInSet(column="gender", value_set=list(t.genders)),
             gxe.ExpectColumnValuesToBeBetween(
@@ -263,7 +263,7 @@ def item_attributes_suite(*, now: datetime | None = None) -> SuiteSpec:
             gxe.ExpectColumnValuesToBeBetween(column="item_id", min_value=1),
             gxe.ExpectColumnValuesToBeBetween(column="category_id", min_value=1),
             gxe.ExpectColumnValuesToBeBetween(
-                column="price_bucket", min_value=0, max_value=t.max_price_bucket
+                column="price_bucket", min_value=t.min_price_bucket, max_value=t.max_price_bucket
             ),
             gxe.ExpectColumnValuesToBeBetween(
                 column="event_epoch_s",

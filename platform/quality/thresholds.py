@@ -56,8 +56,11 @@ class EventThresholds:
 class UserProfileThresholds:
     """User attributes (one row per user and timestamp)."""
 
+    # -1 is "unknown": data sets without demographics (Amazon reviews) say so explicitly;
+    # the encoding maps it to the same 0 as a missing value.
+    min_age_bucket: int = -1
     max_age_bucket: int = 5
-    genders: tuple[int, ...] = (0, 1)
+    genders: tuple[int, ...] = (-1, 0, 1)
     drift: DriftTolerance = field(
         default_factory=lambda: DriftTolerance(categorical=("age_bucket", "gender"), kl_max=0.1)
     )
@@ -67,6 +70,7 @@ class UserProfileThresholds:
 class ItemThresholds:
     """Item attributes (one row per item and timestamp)."""
 
+    min_price_bucket: int = -1  # -1: no price known (MovieLens, Amazon items without one)
     max_price_bucket: int = 9
     drift: DriftTolerance = field(
         default_factory=lambda: DriftTolerance(categorical=("price_bucket",), kl_max=0.1)

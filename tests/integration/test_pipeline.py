@@ -131,6 +131,7 @@ def test_online_read_back_catches_a_corrupted_sequence(pipeline: Pipeline) -> No
             "user_sequence:hist_category_ids",
             "user_sequence:hist_timestamps",
             "user_sequence:hist_len",
+            "user_sequence:hist_event_ids",
         ],
         entity_rows=[{"user_id": u} for u in range(1, CONFIG.users + 1)],
     ).to_df()

@@ -1,0 +1,44 @@
+"""What every importer of a published data set shares: its result, its error, its line reader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+class ImportFormatError(ValueError):
+    """A source file does not match its format; says which file, line and why."""
+
+    def __init__(self, path: Path, line: int | None, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class ImportedData:
+    """Tables in recplat's schema, plus explicit ratings for regression tasks."""
+
+    users: pd.DataFrame
+    items: pd.DataFrame
+    events: pd.DataFrame
+    ratings: pd.DataFrame  # user_id, item_id, rating, event_timestamp
+
+
+def text_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers; a bad byte names its line."""
+    if not path.exists():
+        raise ImportFormatError(path, None, "file not found")
+    try:
+        text = path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as exc:
+        bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ImportFormatError(
+            path, bad_line, f"not valid {encoding} text ({exc.reason})"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, line
