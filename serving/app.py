@@ -8,6 +8,7 @@ or `recplat serve` (which also picks the host and port).
 import dataclasses
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +25,8 @@ from recplat.features.append import append_events, locks_for
 from recplat.features.repo import open_store
 from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
+from recplat.registry.tables import ModelVersion
+from recplat.serving.guard import FeatureGuard
 from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.ranker import Ranker
 from recplat.serving.schemas import (
@@ -101,6 +104,18 @@ class AppArgs(BaseModel):
     sequence_length: int = Field(
         default=50, ge=1, description="N: the longest behaviour sequence kept (as built)"
     )
+    feature_timeout_ms: float = Field(
+        default=100.0, gt=0, description="per-request feature read deadline; then degraded"
+    )
+    store_retry_s: float = Field(
+        default=1.0, ge=0, description="after a store failure, answer degraded this long"
+    )
+    model_poll_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="check the registry this often and swap in a newly promoted version "
+        "(0: never; ignored when model_version pins one)",
+    )
 
     def settings(self) -> Settings:
         """Settings with absolute paths (replicas may start in another directory)."""
@@ -119,21 +134,45 @@ class RankingService:
 
     def __init__(self, args: AppArgs) -> None:
         # Kept on the replica (module globals are not shared with the pickled class).
+        self.args = args
         self.api_key = args.api_key or None
         settings = args.settings()
-        metadata = MetadataStore(url=settings.metadata_url)
-        version = metadata.resolve(model_name=args.model_name, version=args.model_version)
-        metadata.dispose()
-        self.version = version
-        artifact = load_artifact(Path(version.artifact_path))
+        self.metadata = MetadataStore(url=settings.metadata_url)
         self.store = open_store(settings.feature_repo)
         self.locks = locks_for(self.store)
         self.sequence_length = settings.sequence_length
-        reader = OnlineFeatureReader(store=self.store, feature_service=artifact.feature_service)
-        self.ranker = Ranker(artifact=artifact, reader=reader, version=version.version)
-        # Warm up: the first Feast read in a process is ~100x slower than the next.
-        self.ranker.rank(RankRequest(user_id=0, candidate_item_ids=[0]))
+        version = self.metadata.resolve(model_name=args.model_name, version=args.model_version)
+        # One reference, swapped whole: a request reads the version and its ranker together.
+        self.live: tuple[ModelVersion, Ranker] = (version, self._ranker(version))
         log.info("serving %s version %d", version.model_name, version.version)
+        if args.model_version is None and args.model_poll_s > 0:
+            threading.Thread(target=self._follow_registry, daemon=True).start()
+
+    def _ranker(self, version: ModelVersion) -> Ranker:
+        artifact = load_artifact(Path(version.artifact_path))
+        reader = OnlineFeatureReader(store=self.store, feature_service=artifact.feature_service)
+        guard = FeatureGuard(
+            reader,
+            timeout_s=self.args.feature_timeout_ms / 1e3,
+            retry_after_s=self.args.store_retry_s,
+        )
+        ranker = Ranker(artifact=artifact, reader=reader, version=version.version, guard=guard)
+        # Warm up: the first Feast read and forward in a process are ~100x slower than the next.
+        ranker.rank(RankRequest(user_id=0, candidate_item_ids=[0]))
+        return ranker
+
+    def _follow_registry(self) -> None:
+        """Swap in a newly promoted version without a restart (requests keep flowing)."""
+        while True:
+            time.sleep(self.args.model_poll_s)
+            try:
+                current = self.live[0]
+                wanted = self.metadata.resolve(model_name=self.args.model_name)
+                if wanted.version != current.version:
+                    self.live = (wanted, self._ranker(wanted))
+                    log.info("now serving %s version %d", wanted.model_name, wanted.version)
+            except Exception:
+                log.exception("checking the registry for a promoted version failed; retrying")
 
     @api.post(
         "/rank",
@@ -144,7 +183,7 @@ class RankingService:
         self, request: RankRequest, api_key: str | None = Security(_key_header)
     ) -> RankResponse:
         check_api_key(expected=self.api_key, given=api_key)
-        return self.ranker.rank(request)
+        return self.live[1].rank(request)
 
     @api.post(
         "/events",
@@ -175,7 +214,8 @@ class RankingService:
 
     @api.get("/healthz", response_model=Health, summary="Liveness and the loaded model")
     def healthz(self) -> Health:
-        return Health(status="ok", model=self.version.model_name, version=self.version.version)
+        version = self.live[0]
+        return Health(status="ok", model=version.model_name, version=version.version)
 
     @api.get(
         "/model",
@@ -184,7 +224,7 @@ class RankingService:
     )
     def model(self, api_key: str | None = Security(_key_header)) -> ModelInfo:
         check_api_key(expected=self.api_key, given=api_key)
-        v = self.version
+        v = self.live[0]
         metrics = {
             k: val for k, val in v.metrics.items() if isinstance(val, (int, float)) or val is None
         }

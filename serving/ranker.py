@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import torch
 from recplat.registry.artifacts import Artifact
-from recplat.serving.online_features import OnlineFeatureReader
+from recplat.serving.guard import FeatureGuard
+from recplat.serving.online_features import OnlineFeatureReader, RequestFeatures
 from recplat.serving.schemas import RankRequest, RankResponse, ScoredItem, Timings
 from recplat.training.datasets import encode_request
 from recplat.training.engine import predict_logits
@@ -21,19 +22,62 @@ class Ranker:
         artifact: The loaded model version.
         reader: Online feature reader for the model's feature service.
         version: Registry version number, reported in responses.
+        guard: Deadline and breaker around the feature read (default: 100 ms, 1 s).
     """
 
-    def __init__(self, *, artifact: Artifact, reader: OnlineFeatureReader, version: int) -> None:
+    def __init__(
+        self,
+        *,
+        artifact: Artifact,
+        reader: OnlineFeatureReader,
+        version: int,
+        guard: FeatureGuard | None = None,
+    ) -> None:
         self.artifact = artifact
         self.reader = reader
         self.version = version
         self.vocab = artifact.config.vocab
+        self.guard = guard or FeatureGuard(reader)
 
     def rank(self, request: RankRequest) -> RankResponse:
-        """Sort the request's candidates by predicted click probability."""
+        """Sort the request's candidates by predicted click probability.
+
+        When the feature store fails or is slow, the candidates come back in
+        popularity order (the model version's item statistics) with
+        `degraded: true` and the reason.
+        """
         started = time.perf_counter()
-        found = self.reader.read(user_id=request.user_id, item_ids=request.candidate_item_ids)
+        found, reason = self.guard.read(
+            user_id=request.user_id, item_ids=request.candidate_item_ids
+        )
         fetched = time.perf_counter()
+        if found is None:
+            scores = self._popularity(request.candidate_item_ids)
+        else:
+            scores = self._score(found, request)
+        order = np.argsort(-scores, kind="stable")
+        done = time.perf_counter()
+        return RankResponse(
+            user_id=request.user_id,
+            model=self.artifact.model_name,
+            version=self.version,
+            items=[
+                ScoredItem(item_id=request.candidate_item_ids[i], score=float(scores[i]))
+                for i in order
+            ],
+            unknown_user=found.unknown_user if found else False,
+            unknown_items=found.unknown_items if found else [],
+            history_length=found.history_length if found else 0,
+            degraded=found is None,
+            degraded_reason=reason,
+            timings=Timings(
+                features_ms=(fetched - started) * 1e3,
+                model_ms=(done - fetched) * 1e3,
+                total_ms=(done - started) * 1e3,
+            ),
+        )
+
+    def _score(self, found: RequestFeatures, request: RankRequest) -> np.ndarray:
         now = datetime.now(UTC)
         context = request.context
         arrays = encode_request(
@@ -49,23 +93,15 @@ class Ranker:
         )
         with torch.inference_mode():
             logits = predict_logits(self.artifact.model, arrays)
-        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-        order = np.argsort(-scores, kind="stable")
-        done = time.perf_counter()
-        return RankResponse(
-            user_id=request.user_id,
-            model=self.artifact.model_name,
-            version=self.version,
-            items=[
-                ScoredItem(item_id=request.candidate_item_ids[i], score=float(scores[i]))
-                for i in order
-            ],
-            unknown_user=found.unknown_user,
-            unknown_items=found.unknown_items,
-            history_length=found.history_length,
-            timings=Timings(
-                features_ms=(fetched - started) * 1e3,
-                model_ms=(done - fetched) * 1e3,
-                total_ms=(done - started) * 1e3,
-            ),
-        )
+        return np.asarray(1.0 / (1.0 + np.exp(-logits.astype(np.float64))))
+
+    def _popularity(self, item_ids: list[int]) -> np.ndarray:
+        """Smoothed training CTR per candidate; unknown items get the mean (request order
+        is kept for ties, and entirely when the artifact has no item statistics)."""
+        table = self.artifact.popularity
+        if table is None:
+            return np.zeros(len(item_ids))
+        values = table.numpy().astype(np.float64)
+        ids = np.asarray(item_ids, dtype=np.int64)
+        known = (ids >= 0) & (ids < len(values))
+        return np.where(known, values[np.clip(ids, 0, len(values) - 1)], values.mean())

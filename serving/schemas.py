@@ -61,6 +61,11 @@ class RankResponse(BaseModel):
     unknown_user: bool
     unknown_items: list[int]
     history_length: int
+    degraded: bool = Field(
+        default=False,
+        description="the feature store failed or was slow: popularity order, not the model",
+    )
+    degraded_reason: str | None = None
     timings: Timings
 
 

@@ -16,6 +16,9 @@ from torch import nn
 
 WEIGHTS = "weights.pt"
 DESCRIPTION = "model.json"
+# Each item's smoothed training CTR (index = item id): the ranking API's fallback order
+# when the feature store is down.
+POPULARITY = "popularity.pt"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Artifact:
     max_len: int
     feature_service: str
     description: dict[str, Any]
+    popularity: torch.Tensor | None = None  # None in artifacts written before it existed
 
 
 def save_artifact(
@@ -39,10 +43,13 @@ def save_artifact(
     max_len: int,
     feature_service: str,
     extra: dict[str, Any] | None = None,
+    popularity: torch.Tensor | None = None,
 ) -> Path:
-    """Write weights and description into `folder` (created)."""
+    """Write weights, description (and item popularity, when given) into `folder` (created)."""
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(state_dict, folder / WEIGHTS)
+    if popularity is not None:
+        torch.save(popularity.float(), folder / POPULARITY)
     description = {
         "model_name": model_name,
         "config": config_to_dict(config),
@@ -62,6 +69,7 @@ def load_artifact(folder: Path) -> Artifact:
     model = build_model(name, config)
     model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True, map_location="cpu"))
     model.eval()
+    popularity = folder / POPULARITY
     return Artifact(
         model=model,
         config=config,
@@ -69,4 +77,5 @@ def load_artifact(folder: Path) -> Artifact:
         max_len=int(description["max_len"]),
         feature_service=description["feature_service"],
         description=description,
+        popularity=torch.load(popularity, weights_only=True) if popularity.exists() else None,
     )

@@ -22,6 +22,7 @@ from recplat.registry.artifacts import save_artifact
 from recplat.registry.store import MetadataStore
 from recplat.settings import Settings
 from recplat.storage import read_parquet
+from recplat.training.baselines import popularity_scores
 from recplat.training.config import Placement, TrainConfig
 from recplat.training.curves import plot_history
 from recplat.training.datasets import (
@@ -183,6 +184,12 @@ def prepare_training_data(
         features=features,
         time_range=(stamps.min().isoformat(), stamps.max().isoformat()),
     )
+
+
+def _item_popularity(data: TrainingData) -> torch.Tensor:
+    """Smoothed training CTR of every item id (the serving fallback order)."""
+    items = np.arange(data.vocab.items, dtype=np.int64)
+    return torch.from_numpy(popularity_scores(train=data.arrays["train"], items=items))
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
@@ -358,6 +365,7 @@ def train_model(
         max_len=data.max_len,
         feature_service=data.feature_service,
         extra={"run_id": run.id, "metrics": {k: v for k, v in metrics.items() if k != "history"}},
+        popularity=_item_popularity(data) if task == "binary" else None,
     )
     plot_history(state.history, artifact / "curves.png", title=f"{options.model_name} run {run.id}")
     metadata.finish_run(

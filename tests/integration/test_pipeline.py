@@ -309,6 +309,100 @@ def test_events_reach_the_sequence_that_rank_reads(pipeline: Pipeline) -> None:
     assert empty.status_code == 422 and "events" in empty.text
 
 
+def test_a_locked_store_degrades_to_popularity_and_recovers(pipeline: Pipeline) -> None:
+    """The online store stops answering (another writer holds an exclusive lock): /rank
+    answers within the feature deadline in popularity order, then recovers by itself."""
+    import sqlite3
+
+    import torch
+
+    candidates = [5, 17, 33, 2, 71, 48]
+    body = {"user_id": 7, "candidate_item_ids": candidates}
+    assert not httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()["degraded"]
+    popularity = torch.load(
+        pipeline.outcomes["din"].artifact_path / "popularity.pt", weights_only=True
+    ).tolist()
+    blocker = sqlite3.connect(pipeline.ctx.settings.data_dir / "online_store.db", timeout=10)
+    blocker.execute("BEGIN EXCLUSIVE")  # readers now wait for the lock (5 s busy timeout)
+    try:
+        for _ in range(3):
+            started = time.perf_counter()
+            response = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30)
+            took = time.perf_counter() - started
+            assert response.status_code == 200
+            answer = response.json()
+            assert answer["degraded"] is True and "feature store" in answer["degraded_reason"]
+            assert took < 1.0  # the deadline (100 ms), not the store's 5 s lock wait
+            ranked = [i["item_id"] for i in answer["items"]]
+            assert sorted(ranked) == sorted(candidates)
+            assert ranked == sorted(ranked, key=lambda i: -popularity[i])
+            assert [i["score"] for i in answer["items"]] == pytest.approx(
+                [popularity[i] for i in ranked]
+            )
+    finally:
+        blocker.rollback()
+        blocker.close()
+    for _ in range(50):  # the breaker lets a request through after 1 s
+        answer = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()
+        if not answer["degraded"]:
+            break
+        time.sleep(0.2)
+    assert answer["degraded"] is False and answer["degraded_reason"] is None
+    assert answer["history_length"] > 0
+
+
+def test_promotion_reaches_the_running_app_without_failed_requests(pipeline: Pipeline) -> None:
+    """`models promote` of another version: replicas swap it in; no request fails meanwhile."""
+    import threading
+
+    metadata = pipeline.ctx.metadata
+    original = metadata.resolve(model_name="din")
+    copy = metadata.register_model(
+        model_name="din",
+        run_id=original.run_id,
+        artifact_path=original.artifact_path,
+        config=original.config,
+        metrics=original.metrics,
+        feature_service=original.feature_service,
+    )
+    statuses: list[int] = []
+    versions: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        body = {"user_id": 3, "candidate_item_ids": [1, 2, 3]}
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                response = client.post(f"{pipeline.url}/rank", json=body)
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    versions.append(response.json()["version"])
+
+    def wait_for(version: int) -> None:
+        for _ in range(120):
+            if httpx.get(f"{pipeline.url}/model", timeout=30).json()["version"] == version:
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"version {version} never reached the app")
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    try:
+        metadata.promote(model_name="din", version=copy.version)
+        wait_for(copy.version)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        metadata.promote(model_name="din", version=original.version)
+    assert statuses and set(statuses) == {200}, sorted(set(statuses))
+    assert versions[0] == original.version and versions[-1] == copy.version
+    switch = versions.index(copy.version)
+    assert set(versions[switch:]) == {copy.version}  # swapped once, never back
+    wait_for(original.version)
+    assert httpx.get(f"{pipeline.url}/model", timeout=30).json()["stage"] == "production"
+
+
 def test_api_key_guards_rank_and_model(pipeline: Pipeline) -> None:
     """A second app with an API key, beside the open one: 401 without, 403 wrong, 200 right."""
     from ray import serve
