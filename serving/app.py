@@ -84,6 +84,18 @@ def _internal_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"detail": "internal error; see server logs"})
 
 
+class Autoscaling(BaseModel):
+    """Ray Serve autoscaling of the ranking replicas (queue-length driven)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=4, ge=1)
+    target_ongoing_requests: float = Field(
+        default=4.0, gt=0, description="requests in flight per replica the autoscaler aims for"
+    )
+
+
 class AppArgs(BaseModel):
     """Arguments of `build_app` (also accepted as `key=value` by `serve run`)."""
 
@@ -96,7 +108,13 @@ class AppArgs(BaseModel):
     home: str = Field(default=".recplat", description="platform home (metadata, models)")
     model_name: str = Field(default="din", description="catalogue name of the model to serve")
     model_version: int | None = Field(default=None, description="default: production, else newest")
-    num_replicas: int = Field(default=1, ge=1)
+    num_replicas: int = Field(default=1, ge=1, description="fixed replica count (no autoscaling)")
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="scale replicas with load instead of num_replicas"
+    )
+    max_ongoing_requests: int = Field(
+        default=16, ge=1, description="requests a replica takes at once; beyond it they queue"
+    )
     api_key: str | None = Field(
         default=None,
         description="require this X-API-Key on /rank, /events and /model (None: open)",
@@ -241,4 +259,11 @@ class RankingService:
 def build_app(args: AppArgs) -> Application:
     """The ranking application for `serve.run` / `serve run`."""
     deployment = cast(Deployment, RankingService)  # the decorator made the class a Deployment
-    return deployment.options(num_replicas=args.num_replicas).bind(args)
+    if args.autoscaling is not None:
+        return deployment.options(
+            autoscaling_config=args.autoscaling.model_dump(),
+            max_ongoing_requests=args.max_ongoing_requests,
+        ).bind(args)
+    return deployment.options(
+        num_replicas=args.num_replicas, max_ongoing_requests=args.max_ongoing_requests
+    ).bind(args)

@@ -44,3 +44,18 @@ def test_prod_feature_store_yaml_is_a_valid_repo_config(monkeypatch: pytest.Monk
     config = RepoConfig(repo_path=REPO_ROOT / "feature_repo", **raw)
     assert config.online_store.type == "redis"
     assert config.registry.registry_type == "sql"
+
+
+def test_the_rayservice_app_autoscales_as_configured() -> None:
+    from recplat.serving.app import AppArgs, build_app
+
+    service = yaml.safe_load((INFRA / "kuberay" / "rayservice.yaml").read_text())
+    args = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"][0]["args"]
+    deployment = build_app(AppArgs.model_validate(args))._bound_deployment
+    config = deployment._deployment_config
+    assert config.autoscaling_config is not None
+    scaling = config.autoscaling_config
+    assert (scaling.min_replicas, scaling.max_replicas) == (2, 8)
+    assert scaling.target_ongoing_requests == 4 and config.max_ongoing_requests == 16
+    fixed = build_app(AppArgs(num_replicas=3, max_ongoing_requests=5))._bound_deployment
+    assert fixed.num_replicas == 3 and fixed._deployment_config.max_ongoing_requests == 5
