@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,7 @@ from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.ranker import Ranker
 from recplat.serving.schemas import (
     MAX_BODY_BYTES,
+    ErrorDetail,
     EventsRequest,
     EventsResponse,
     Health,
@@ -82,6 +84,39 @@ def _internal_error(request: Request, error: Exception) -> JSONResponse:
     # Never a stack trace in a response: log it, answer with a plain message.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(status_code=500, content={"detail": "internal error; see server logs"})
+
+
+# Error answers every endpoint with a body may give (422 is FastAPI's own).
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDetail, "description": "the body is not JSON"},
+    401: {"model": ErrorDetail, "description": "the app has an API key and none was sent"},
+    403: {"model": ErrorDetail, "description": "wrong API key"},
+    413: {"model": ErrorDetail, "description": f"body over {MAX_BODY_BYTES} bytes"},
+    500: {"model": ErrorDetail, "description": "unexpected error (details in the server log)"},
+}
+
+# Whether this process's app requires a key; set by the replica (one app per process).
+_spec = {"requires_key": True}
+
+
+def _openapi() -> dict[str, Any]:
+    """The spec, declaring the API-key scheme only when the app has a key (clients and
+    contract tests read it). Serve freezes a copy of `api`; this function is shared by
+    reference, so it answers for the copy from this process's state."""
+    if api.openapi_schema is None:
+        spec = get_openapi(
+            title=api.title, version=api.version, description=api.description, routes=api.routes
+        )
+        if not _spec["requires_key"]:
+            for operations in spec.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.pop("security", None)
+            spec.get("components", {}).pop("securitySchemes", None)
+        api.openapi_schema = spec
+    return api.openapi_schema
+
+
+api.openapi = _openapi  # type: ignore[method-assign]
 
 
 class Autoscaling(BaseModel):
@@ -154,6 +189,11 @@ class RankingService:
         # Kept on the replica (module globals are not shared with the pickled class).
         self.args = args
         self.api_key = args.api_key or None
+        # Through the imported module: this class reaches the replica pickled by value, with
+        # copies of the module globals it names; `_openapi` reads the module's own.
+        from recplat.serving import app as module
+
+        module._spec["requires_key"] = self.api_key is not None
         settings = args.settings()
         self.metadata = MetadataStore(url=settings.metadata_url)
         self.store = open_store(settings.feature_repo)
@@ -196,6 +236,7 @@ class RankingService:
         "/rank",
         response_model=RankResponse,
         summary="Rank candidate items for a user",
+        responses=_ERRORS,
     )
     def rank(
         self, request: RankRequest, api_key: str | None = Security(_key_header)
@@ -207,6 +248,7 @@ class RankingService:
         "/events",
         response_model=EventsResponse,
         summary="Append behaviour events to the users' online sequences",
+        responses=_ERRORS,
     )
     def events(
         self, request: EventsRequest, api_key: str | None = Security(_key_header)
@@ -239,6 +281,7 @@ class RankingService:
         "/model",
         response_model=ModelInfo,
         summary="The deployed model version",
+        responses={k: v for k, v in _ERRORS.items() if k in (401, 403, 500)},
     )
     def model(self, api_key: str | None = Security(_key_header)) -> ModelInfo:
         check_api_key(expected=self.api_key, given=api_key)

@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
+from recplat.quality.thresholds import THRESHOLDS
 
 MAX_CANDIDATES = 1000
-MAX_ID = 2**62
+# The largest integer every JSON client holds exactly (2^53 - 1, JavaScript's safe limit).
+MAX_ID = 2**53 - 1
 # 1000 candidates with 19-digit ids are ~21 KB of JSON; anything far beyond is not a request.
 MAX_BODY_BYTES = 256 * 1024
 MAX_EVENTS = 1000
 # Clocks disagree a little; an event further in the future is a broken clock.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's "integer": 7 and 7.0, never true, "7" or 7.5 (pydantic's lax int takes those).
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+def _json_integers(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_json_integer(v) for v in value]
+    return _json_integer(value)
+
+
+class ErrorDetail(BaseModel):
+    """An error answer: what went wrong, in words."""
+
+    detail: str
 
 
 class RankContext(BaseModel):
@@ -23,6 +55,8 @@ class RankContext(BaseModel):
 
     hour: int | None = Field(default=None, ge=0, le=23)
     weekday: int | None = Field(default=None, ge=0, le=6, description="0 = Monday")
+
+    _integers = field_validator("hour", "weekday", mode="before")(_json_integers)
     device: Literal["mobile", "desktop", "tablet"] | None = None
 
 
@@ -32,8 +66,12 @@ class RankRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: int = Field(ge=0, le=MAX_ID)
-    candidate_item_ids: list[int] = Field(min_length=1, max_length=MAX_CANDIDATES)
+    candidate_item_ids: list[Annotated[int, Field(ge=0, le=MAX_ID)]] = Field(
+        min_length=1, max_length=MAX_CANDIDATES
+    )
     context: RankContext = Field(default_factory=RankContext)
+
+    _integers = field_validator("user_id", "candidate_item_ids", mode="before")(_json_integers)
 
 
 class ScoredItem(BaseModel):
@@ -97,14 +135,19 @@ class BehaviourEvent(BaseModel):
     user_id: int = Field(ge=1, le=MAX_ID)
     item_id: int = Field(ge=1, le=MAX_ID)
     event_type: Literal["impression", "purchase"] = "impression"
-    clicked: bool = Field(default=True, description="clicked impressions enter the sequence")
+    clicked: StrictBool = Field(default=True, description="clicked impressions enter the sequence")
     timestamp: AwareDatetime = Field(description="when it happened, with a time zone (ISO 8601)")
+
+    _integers = field_validator("event_id", "user_id", "item_id", mode="before")(_json_integers)
 
     @field_validator("timestamp")
     @classmethod
-    def _not_in_the_future(cls, value: datetime) -> datetime:
+    def _in_the_accepted_window(cls, value: datetime) -> datetime:
         if value > datetime.now(UTC) + CLOCK_SKEW:
             raise ValueError(f"is in the future (more than {CLOCK_SKEW} ahead of the server)")
+        earliest = THRESHOLDS.events.earliest
+        if value < earliest:
+            raise ValueError(f"is before {earliest:%Y-%m-%d} (the earliest event time accepted)")
         return value
 
 

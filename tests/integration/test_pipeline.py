@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
 from recplat.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import GeneratorConfig
@@ -302,7 +304,8 @@ def test_events_reach_the_sequence_that_rank_reads(pipeline: Pipeline) -> None:
 
     naive = {**events[0], "event_id": 1, "timestamp": "2026-01-01T00:00:00"}
     future = {**events[0], "event_id": 2, "timestamp": (now + timedelta(days=1)).isoformat()}
-    for bad, words in ((naive, "timezone"), (future, "future")):
+    ancient = {**events[0], "event_id": 3, "timestamp": "0581-11-17T05:29:00+08:04"}
+    for bad, words in ((naive, "timezone"), (future, "future"), (ancient, "before 1995")):
         refused = httpx.post(f"{pipeline.url}/events", json={"events": [bad]}, timeout=30)
         assert refused.status_code == 422 and "timestamp" in refused.text
         assert words in refused.text
@@ -714,27 +717,43 @@ def test_a_killed_replica_is_replaced_while_requests_keep_flowing(pipeline: Pipe
         serve.delete("ha")
 
 
-@pytest.fixture
-def api_schema(pipeline: Pipeline) -> Any:
-    import schemathesis
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_every_endpoint_keeps_its_openapi_contract(pipeline: Pipeline, mode: str) -> None:
+    """Schemathesis against the live app: requests generated from the OpenAPI spec (valid
+    ones, and ones that break it); no 5xx, and every response matches the status codes,
+    content type and schema the spec declares. (Driven through its Python API: its pytest
+    plugin does not run under pytest 9.)"""
+    from schemathesis.generation import GenerationMode
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-    return schemathesis.openapi.from_url(f"{pipeline.url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{pipeline.url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]  # an Err raises here
+    assert {(op.method.upper(), op.path) for op in operations} >= {
+        ("POST", "/rank"),
+        ("POST", "/events"),
+        ("GET", "/model"),
+        ("GET", "/healthz"),
+    }
+    for operation in operations:
+        if mode == "negative" and operation.method.upper() == "GET":
+            continue  # no parameters and no body: nothing to break
+        strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
+        # One rule JSON Schema cannot state: an event timestamp may not lie in the future
+        # (checked on its own in test_events_reach_the_sequence_that_rank_reads).
+        excluded = [positive_data_acceptance] if operation.path == "/events" else []
+
+        _contract_check(strategy, excluded)()
 
 
-def _contract_test() -> Any:
-    import schemathesis
-    from hypothesis import HealthCheck, settings
+def _contract_check(strategy: Any, excluded: list[Any]) -> Any:
+    """A Hypothesis test calling the live app with each generated case and validating it."""
+    from hypothesis import given
 
-    schema = schemathesis.pytest.from_fixture("api_schema")
+    @given(case=strategy)
+    @settings(
+        max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def check(case: Any) -> None:
+        case.call_and_validate(excluded_checks=excluded)
 
-    @schema.parametrize()
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-    def test_every_endpoint_keeps_its_openapi_contract(case: Any) -> None:
-        """Generated requests (valid and invalid) against the live app: no 5xx, and every
-        response matches the schema the spec declares for it."""
-        case.call_and_validate()
-
-    return test_every_endpoint_keeps_its_openapi_contract
-
-
-test_every_endpoint_keeps_its_openapi_contract = _contract_test()
+    return check
