@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
+import torch
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -163,6 +164,12 @@ class AppArgs(BaseModel):
     store_retry_s: float = Field(
         default=1.0, ge=0, description="after a store failure, answer degraded this long"
     )
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="intra-op threads of the model per replica (default: Ray's, 1 for "
+        "fractional CPUs)",
+    )
     model_poll_s: float = Field(
         default=5.0,
         ge=0,
@@ -189,6 +196,8 @@ class RankingService:
         # Kept on the replica (module globals are not shared with the pickled class).
         self.args = args
         self.api_key = args.api_key or None
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
         # Through the imported module: this class reaches the replica pickled by value, with
         # copies of the module globals it names; `_openapi` reads the module's own.
         from recplat.serving import app as module
@@ -240,9 +249,11 @@ class RankingService:
     )
     def rank(
         self, request: RankRequest, api_key: str | None = Security(_key_header)
-    ) -> RankResponse:
+    ) -> Response:
         check_api_key(expected=self.api_key, given=api_key)
-        return self.live[1].rank(request)
+        answer = self.live[1].rank(request)
+        # Serialized once, in Rust; FastAPI would validate the model again before that.
+        return Response(content=answer.model_dump_json(), media_type="application/json")
 
     @api.post(
         "/events",

@@ -57,20 +57,22 @@ class Ranker:
             scores = self._score(found, request)
         order = np.argsort(-scores, kind="stable")
         done = time.perf_counter()
-        return RankResponse(
+        ids = request.candidate_item_ids
+        # Built without re-validation: every value comes from validated input or the model.
+        return RankResponse.model_construct(
             user_id=request.user_id,
             model=self.artifact.model_name,
             version=self.version,
             items=[
-                ScoredItem(item_id=request.candidate_item_ids[i], score=float(scores[i]))
-                for i in order
+                ScoredItem.model_construct(item_id=ids[i], score=s)
+                for i, s in zip(order.tolist(), scores[order].tolist(), strict=True)
             ],
             unknown_user=found.unknown_user if found else False,
             unknown_items=found.unknown_items if found else [],
             history_length=found.history_length if found else 0,
             degraded=found is None,
             degraded_reason=reason,
-            timings=Timings(
+            timings=Timings.model_construct(
                 features_ms=(fetched - started) * 1e3,
                 model_ms=(done - fetched) * 1e3,
                 total_ms=(done - started) * 1e3,
