@@ -238,6 +238,8 @@ class RankingService:
                 if wanted.version != current.version:
                     self.live = (wanted, self._ranker(wanted))
                     log.info("now serving %s version %d", wanted.model_name, wanted.version)
+                elif wanted.stage != current.stage:  # same weights, new stage (for /model)
+                    self.live = (wanted, self.live[1])
             except Exception:
                 log.exception("checking the registry for a promoted version failed; retrying")
 
