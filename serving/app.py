@@ -249,9 +249,7 @@ class RankingService:
         summary="Rank candidate items for a user",
         responses=_ERRORS,
     )
-    def rank(
-        self, request: RankRequest, api_key: str | None = Security(_key_header)
-    ) -> Response:
+    def rank(self, request: RankRequest, api_key: str | None = Security(_key_header)) -> Response:
         check_api_key(expected=self.api_key, given=api_key)
         answer = self.live[1].rank(request)
         # Serialized once, in Rust; FastAPI would validate the model again before that.
