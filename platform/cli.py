@@ -21,6 +21,9 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from recplat.context import PlatformContext
+    from recplat.events.importing import ImportedData
+    from recplat.events.ingest import IngestResult
     from recplat.training.job import TrainOutcome
 
 
@@ -103,6 +106,38 @@ def data_generate(
     )
 
 
+def _ingest_imported(
+    ctx: PlatformContext,
+    load: Callable[[], ImportedData],
+    *,
+    source: str,
+    allow: list[str] | None,
+) -> IngestResult:
+    """Read a published data set (format errors: file, line, reason) and ingest it, gated."""
+    from recplat.events.importing import ImportFormatError
+    from recplat.events.ingest import ingest
+
+    try:
+        with console.status("reading the files..."):
+            data = load()
+    except ImportFormatError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    with console.status("validating and ingesting..."):
+        return guard(
+            lambda: ingest(
+                events=data.events,
+                users=data.users,
+                items=data.items,
+                settings=ctx.settings,
+                gate=ctx.gate,
+                allow=tuple(allow or ()),
+                source=source,
+                ratings=data.ratings,
+            )
+        )
+
+
 @data_app.command("import-movielens")
 def data_import_movielens(
     folder: Annotated[Path, typer.Argument(help="A GroupLens ml-100k or ml-1m folder.")],
@@ -111,29 +146,12 @@ def data_import_movielens(
     home: Home = None,
 ) -> None:
     """Import MovieLens ratings (rating >= 4 is a click) through the events gate."""
-    from recplat.events.importing import ImportFormatError
-    from recplat.events.ingest import ingest
     from recplat.events.movielens import load_movielens
 
     ctx = context_from(feature_repo, home)
-    try:
-        data = load_movielens(folder)
-    except ImportFormatError as exc:
-        console.print(f"[red]{escape(str(exc))}[/]")
-        raise typer.Exit(1) from None
-    with console.status("validating and ingesting..."):
-        result = guard(
-            lambda: ingest(
-                events=data.events,
-                users=data.users,
-                items=data.items,
-                settings=ctx.settings,
-                gate=ctx.gate,
-                allow=tuple(allow_failures or ()),
-                source="movielens",
-                ratings=data.ratings,
-            )
-        )
+    result = _ingest_imported(
+        ctx, lambda: load_movielens(folder), source="movielens", allow=allow_failures
+    )
     console.print(
         f"accepted {result.events:,} ratings as events, {result.users:,} users, "
         f"{result.items:,} movies -> {ctx.settings.events_path}; the ratings themselves "
@@ -155,32 +173,17 @@ def data_import_amazon(
 ) -> None:
     """Import Amazon reviews as in the DIEN paper (reviews are clicks, sampled negatives)."""
     from recplat.events.amazon import load_amazon
-    from recplat.events.importing import ImportFormatError
-    from recplat.events.ingest import ingest
 
     ctx = context_from(feature_repo, home)
-    try:
-        with console.status("reading reviews and metadata..."):
-            data = load_amazon(reviews=reviews, meta=meta, negatives=negatives, seed=seed)
-    except ImportFormatError as exc:
-        console.print(f"[red]{escape(str(exc))}[/]")
-        raise typer.Exit(1) from None
-    with console.status("validating and ingesting..."):
-        result = guard(
-            lambda: ingest(
-                events=data.events,
-                users=data.users,
-                items=data.items,
-                settings=ctx.settings,
-                gate=ctx.gate,
-                allow=tuple(allow_failures or ()),
-                source="amazon",
-                ratings=data.ratings,
-            )
-        )
-    sampled = result.events - len(data.ratings)
+    result = _ingest_imported(
+        ctx,
+        lambda: load_amazon(reviews=reviews, meta=meta, negatives=negatives, seed=seed),
+        source="amazon",
+        allow=allow_failures,
+    )
+    sampled = result.events - result.ratings
     console.print(
-        f"accepted {len(data.ratings):,} reviews as clicks and {sampled:,} sampled negatives, "
+        f"accepted {result.ratings:,} reviews as clicks and {sampled:,} sampled negatives, "
         f"{result.users:,} users, {result.items:,} items -> {ctx.settings.events_path}"
     )
 

@@ -204,7 +204,7 @@ def features_get_online(
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
-    """Read features from the online store through Feast, as the ranking API does."""
+    """Read features from the online store through Feast (the values the ranking API reads)."""
     from feast.errors import FeatureServiceNotFoundException
     from recplat.features.repo import open_store
 

@@ -26,6 +26,7 @@ class IngestResult:
     users: int
     items: int
     validation_run_id: int
+    ratings: int = 0  # explicit ratings kept beside the log (MovieLens, Amazon)
 
 
 def ingest(
@@ -72,7 +73,11 @@ def ingest(
     write_parquet(items, settings.catalog_dir / "items.parquet")
     write_parquet(events, settings.events_path)
     return IngestResult(
-        events=len(events), users=len(users), items=len(items), validation_run_id=run_id
+        events=len(events),
+        users=len(users),
+        items=len(items),
+        validation_run_id=run_id,
+        ratings=0 if ratings is None else len(ratings),
     )
 
 
