@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -45,17 +44,25 @@ def run_with_progress(
     if on_epoch is None:
         return fn()
     done = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recplat-fit")
-    future: Future[T] = pool.submit(fn)
-    future.add_done_callback(lambda _: done.set())
-    try:
-        while True:
-            finished = done.wait(poll_s)
-            for item in ray.get(sink.drain.remote()):
-                on_epoch(item)
-            if finished:
-                return future.result()
-    finally:
-        # On Ctrl-C do not wait for the job here: the caller records the run and stops Ray,
-        # which ends the fit thread.
-        pool.shutdown(wait=done.is_set())
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    # A daemon thread: after Ctrl-C the caller records the run and stops Ray, and the
+    # process must be able to exit even if `fit` is still unwinding (a pool thread would
+    # be joined at exit, and a fit stuck on a dead cluster would hang the process).
+    threading.Thread(target=target, name="recplat-fit", daemon=True).start()
+    while True:
+        finished = done.wait(poll_s)
+        for item in ray.get(sink.drain.remote()):
+            on_epoch(item)
+        if finished:
+            if "error" in outcome:
+                raise outcome["error"]
+            return cast(T, outcome["value"])
