@@ -626,7 +626,11 @@ def test_ctrl_c_leaves_a_run_that_resumes(pipeline: Pipeline, tmp_path: Path) ->
         if "epoch 1:" in line:
             break
     child.send_signal(signal.SIGINT)
-    rest, _ = child.communicate(timeout=180)
+    try:
+        rest, _ = child.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        child.kill()  # never leave a stuck trainer behind to eat the CPU of later tests
+        raise
     output = "".join(seen) + rest
     assert child.returncode == 130, output[-3000:]
     run_id = int(output.split("recplat train --resume ")[1].split()[0])
