@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from recplat.cli_common import AllowFailures, FeatureRepo, Home, console, context_from, guard
+from recplat.cli_common import (
+    AllowFailures,
+    FeatureRepo,
+    Home,
+    console,
+    context_from,
+    guard,
+    headline_metric,
+)
 from recplat.features_cli import features_app
 from recplat.quality_cli import quality_app
 from recplat.runs_cli import runs_app
@@ -433,12 +441,11 @@ def models_list(
         title="model registry",
     )
     for v in ctx.metadata.models(model_name=model):
-        headline = next((k for k in ("test_auc", "test_rmse") if k in v.metrics), None)
         table.add_row(
             v.model_name,
             str(v.version),
             v.stage,
-            f"{TEST_METRICS[headline][5:]} {v.metrics[headline]:.4f}" if headline else "",
+            headline_metric(v.metrics, ("test_auc", "test_rmse"), digits=4),
             str(v.run_id),
             v.feature_service,
             f"{v.created_at:%Y-%m-%d %H:%M}",

@@ -6,8 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
-from recplat.cli_common import FeatureRepo, Home, console, context_from
-from recplat.registry.tables import TrainingRun
+from recplat.cli_common import FeatureRepo, Home, console, context_from, headline_metric
 from rich import box
 from rich.markup import escape
 from rich.table import Table
@@ -28,16 +27,6 @@ EPOCH_COLUMNS = {
     "val_rmse": "val RMSE",
     "val_mae": "val MAE",
 }
-
-
-def _headline(run: TrainingRun, keys: tuple[str, ...]) -> str:
-    """The first of `keys` the run has, as `AUC 0.712` / `RMSE 0.934`."""
-    metrics = run.metrics or {}
-    for key in keys:
-        value = metrics.get(key)
-        if isinstance(value, float):
-            return f"{key.rsplit('_', 1)[1].upper()} {value:.3f}"
-    return ""
 
 
 @runs_app.command("list")
@@ -65,8 +54,8 @@ def runs_list(
             f"[{colour}]{run.status}[/]",
             f"{run.started_at:%m-%d %H:%M}",
             str((run.metrics or {}).get("epochs_run", "")),
-            _headline(run, ("best_val_auc", "best_val_rmse")),
-            _headline(run, ("test_auc", "test_rmse")),
+            headline_metric(run.metrics, ("best_val_auc", "best_val_rmse"), digits=3),
+            headline_metric(run.metrics, ("test_auc", "test_rmse"), digits=3),
         )
     console.print(table)
 

@@ -60,7 +60,3 @@ class FeatureGuard:
             self._down_until = time.monotonic() + self.retry_after_s
             self._reason = reason
         return None, reason
-
-    def close(self) -> None:
-        """Stop the read threads (a hung read is abandoned, not waited for)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)

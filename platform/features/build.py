@@ -113,6 +113,12 @@ class MaterializedRange:
     rows: int  # offline rows stamped in (start, end]
 
 
+def _before_first_row(settings: Settings, view: str) -> datetime:
+    """A second before the oldest row of a view's table: a range from here misses none."""
+    stamps = pd.read_parquet(settings.offline_dir / f"{view}.parquet", columns=["event_timestamp"])
+    return pd.Timestamp(stamps["event_timestamp"].min()).to_pydatetime() - timedelta(seconds=1)
+
+
 def _rows_in(settings: Settings, view: str, start: datetime, end: datetime) -> pd.DataFrame:
     table = read_parquet(settings.offline_dir / f"{view}.parquet")
     stamps = pd.to_datetime(table["event_timestamp"], utc=True)
@@ -180,13 +186,7 @@ def materialize(
     """
     end = end or datetime.now(UTC)
     if start is None:
-        first = min(
-            pd.read_parquet(settings.offline_dir / f"{name}.parquet", columns=["event_timestamp"])[
-                "event_timestamp"
-            ].min()
-            for name in VIEWS
-        )
-        start = pd.Timestamp(first).to_pydatetime() - timedelta(seconds=1)
+        start = min(_before_first_row(settings, view) for view in VIEWS)
     if gate is not None:
         _gate_ranges(
             settings=settings, gate=gate, ranges=dict.fromkeys(VIEWS, (start, end)), allow=allow
@@ -218,10 +218,7 @@ def materialize_incremental(
     for view in VIEWS:
         last = store.get_feature_view(view).most_recent_end_time
         if last is None:
-            first = pd.read_parquet(
-                settings.offline_dir / f"{view}.parquet", columns=["event_timestamp"]
-            )["event_timestamp"].min()
-            last = pd.Timestamp(first).to_pydatetime() - timedelta(seconds=1)
+            last = _before_first_row(settings, view)
         last = last if last.tzinfo else last.replace(tzinfo=UTC)
         if last < end:
             ranges[view] = (last, end)

@@ -209,6 +209,11 @@ def stopping_score(metrics: dict[str, float], *, task: str) -> float:
     return -metrics["rmse"] if task == "regression" else metrics["auc"]
 
 
+def best_validation(score: float, *, task: str) -> dict[str, float]:
+    """The best stopping score as the metric it stands for (`best_val_auc` / `best_val_rmse`)."""
+    return {"best_val_rmse": -score} if task == "regression" else {"best_val_auc": score}
+
+
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of the (unwrapped) model's weights."""
     return {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
@@ -322,11 +327,6 @@ def fit(
         else:
             state.bad_epochs += 1
         state.epoch = epoch + 1
-        best_key, best_value = (
-            ("best_val_rmse", -state.best_score)
-            if options.task == "regression"
-            else ("best_val_auc", state.best_score)
-        )
         state.history.append(
             {
                 "epoch": epoch,
@@ -335,7 +335,7 @@ def fit(
                 "train_rows": len(rows),
                 "train_seconds": train_seconds,
                 **{f"val_{k}": v for k, v in metrics.items()},
-                best_key: best_value,
+                **best_validation(state.best_score, task=options.task),
             }
         )
         if on_epoch is not None:

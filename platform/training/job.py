@@ -34,7 +34,7 @@ from recplat.training.datasets import (
     temporal_split,
     vocab_from_catalog,
 )
-from recplat.training.engine import split_metrics
+from recplat.training.engine import best_validation, split_metrics
 from recplat.training.lineage import code_version, data_lineage
 from recplat.training.loop import load_state, train_loop_per_worker
 from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
@@ -345,11 +345,7 @@ def train_model(
     test_metrics = split_metrics(model, data.arrays["test"], task=task)
     metrics: dict[str, Any] = {
         **{f"test_{k}": v for k, v in test_metrics.items()},
-        **(
-            {"best_val_rmse": -state.best_score}
-            if task == "regression"
-            else {"best_val_auc": state.best_score}
-        ),
+        **best_validation(state.best_score, task=task),
         "best_epoch": state.best_epoch,
         "epochs_run": state.epoch,
         "resumes": state.resumes,

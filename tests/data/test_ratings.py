@@ -43,21 +43,26 @@ def test_split_is_fixed_disjoint_complete_and_order_free(imported: pd.DataFrame)
     assert _keys(split_ratings(imported, seed=1)["test"]) != test
 
 
+def _ingest(context: PlatformContext, data: SyntheticData, *, ratings: pd.DataFrame | None) -> None:
+    """Ingest the tiny data set, as a MovieLens import with `ratings`, or a generated log."""
+    ingest(
+        events=data.events,
+        users=data.users,
+        items=data.items,
+        settings=context.settings,
+        gate=context.gate,
+        ratings=ratings,
+        source="movielens" if ratings is not None else "events",
+    )
+
+
 def test_ratings_off_the_scale_are_stopped_and_nothing_is_written(
     context: PlatformContext, tiny_data: SyntheticData, imported: pd.DataFrame
 ) -> None:
     bad = imported.copy()
     bad.loc[bad.index[:3], "rating"] = 7
     with pytest.raises(DataQualityError) as caught:
-        ingest(
-            events=tiny_data.events,
-            users=tiny_data.users,
-            items=tiny_data.items,
-            settings=context.settings,
-            gate=context.gate,
-            ratings=bad,
-            source="movielens",
-        )
+        _ingest(context, tiny_data, ratings=bad)
     failure = caught.value.report.failures[0]
     assert (failure.rule, failure.column, failure.unexpected_count) == (
         "expect_column_values_to_be_between",
@@ -74,20 +79,9 @@ def test_ratings_off_the_scale_are_stopped_and_nothing_is_written(
 def test_a_new_data_set_without_ratings_drops_the_old_ratings(
     context: PlatformContext, tiny_data: SyntheticData, imported: pd.DataFrame
 ) -> None:
-    def run(ratings: pd.DataFrame | None) -> None:
-        ingest(
-            events=tiny_data.events,
-            users=tiny_data.users,
-            items=tiny_data.items,
-            settings=context.settings,
-            gate=context.gate,
-            ratings=ratings,
-            source="movielens" if ratings is not None else "events",
-        )
-
-    run(imported)
+    _ingest(context, tiny_data, ratings=imported)
     stored = pd.read_parquet(context.settings.ratings_path)
     assert len(stored) == len(imported)
     assert np.array_equal(stored["rating"].to_numpy(), imported["rating"].to_numpy())
-    run(None)  # e.g. `recplat data generate`: no ratings come with it
+    _ingest(context, tiny_data, ratings=None)  # e.g. `recplat data generate`: none come
     assert not context.settings.ratings_path.exists()
