@@ -4,6 +4,11 @@ A read that raises or takes longer than the timeout marks the store as down
 for `retry_after_s`; requests in that window do not wait on the store at
 all. The first request after it tries the store again, so the service
 recovers by itself when the store is back.
+
+When the reader's own client enforces the deadline (SQLite, Redis: see
+`OnlineFeatureReader`), the read runs on the caller's thread; otherwise on a
+watchdog pool that stops waiting at the deadline. The hand-off to a pool
+thread costs ~0.3 ms a request here, a tenth of a request's own work.
 """
 
 from __future__ import annotations
@@ -49,8 +54,14 @@ class FeatureGuard:
         with self._lock:
             if time.monotonic() < self._down_until:
                 return None, self._reason
-        future = self._pool.submit(self.reader.read, user_id=user_id, item_ids=item_ids)
         try:
+            if self.reader.enforces_deadline:
+                started = time.monotonic()
+                found = self.reader.read(user_id=user_id, item_ids=item_ids)
+                if time.monotonic() - started > self.timeout_s:  # answered, but late
+                    raise FutureTimeout
+                return found, None
+            future = self._pool.submit(self.reader.read, user_id=user_id, item_ids=item_ids)
             return future.result(timeout=self.timeout_s), None
         except FutureTimeout:
             reason = f"feature store did not answer within {self.timeout_s * 1e3:.0f} ms"

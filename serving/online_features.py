@@ -9,6 +9,11 @@ reads, without its per-request planning and response assembly (5-15x the read
 itself here); a test holds the two equal on SQLite and Redis. Nothing is
 cached but the serialized entity keys (a pure function of the id): every
 request sees what the store holds now.
+
+With a `timeout_s`, SQLite and Redis reads use their own connection whose
+client enforces the deadline (SQLite's busy timeout; Redis socket timeouts,
+no retries): a locked or unreachable store raises within it, so the caller
+can read on its own thread instead of handing each read to a watchdog one.
 """
 
 from __future__ import annotations
@@ -76,9 +81,13 @@ class OnlineFeatureReader:
     Args:
         store: The Feast store (online store configured in its yaml).
         feature_service: The service the model was trained on.
+        timeout_s: A deadline for each read, enforced by the store client where
+            it can (`enforces_deadline` says whether it is).
     """
 
-    def __init__(self, *, store: FeatureStore, feature_service: str) -> None:
+    def __init__(
+        self, *, store: FeatureStore, feature_service: str, timeout_s: float | None = None
+    ) -> None:
         self.store = store
         self.service = store.get_feature_service(feature_service)
         # (view, join key, feature names) per projection of the service.
@@ -89,7 +98,7 @@ class OnlineFeatureReader:
             if join_keys not in (["user_id"], ["item_id"]):
                 raise ValueError(f"feature view {view.name}: keyed by {join_keys}, not user/item")
             self.parts.append((view, join_keys[0], [f.name for f in projection.features]))
-        self._rows = _row_reader(store)
+        self._rows, self.enforces_deadline = _row_reader(store, timeout_s=timeout_s)
 
     def read(self, *, user_id: int, item_ids: list[int]) -> RequestFeatures:
         """The raw values (one round trip to Redis; one query per view on SQLite)."""
@@ -133,8 +142,9 @@ Rows = list[dict[str, Any]]
 RowReader = Callable[[list[RowRequest]], list[Rows]]
 
 
-def _row_reader(store: FeatureStore) -> RowReader:
-    """The fastest correct way to read rows from this store's online store."""
+def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple[RowReader, bool]:
+    """The fastest correct way to read rows from this store's online store, and whether
+    its client enforces `timeout_s` (only SQLite and plain Redis do, and only when set)."""
     from feast.infra.key_encoding_utils import serialize_entity_key
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
@@ -153,10 +163,17 @@ def _row_reader(store: FeatureStore) -> RowReader:
             serialize_entity_key(proto(join_key, entity), entity_key_serialization_version=version)
         )
 
-    if kind == "sqlite" and hasattr(online, "_get_conn"):
+    if kind == "sqlite" and hasattr(online, "_get_conn") and hasattr(online, "_get_db_path"):
+        import sqlite3
+
         from feast.infra.online_stores.sqlite import _table_id
 
-        conn = online._get_conn(config)
+        if timeout_s is None:
+            conn = online._get_conn(config)
+        else:  # our own connection: its busy timeout is the deadline (Feast's waits 5 s)
+            conn = sqlite3.connect(
+                online._get_db_path(config), timeout=timeout_s, check_same_thread=False
+            )
         versioning = config.registry.enable_online_feature_view_versioning
 
         def sqlite_view(view: Any, join_key: str, ids: list[int], names: list[str]) -> Rows:
@@ -172,12 +189,25 @@ def _row_reader(store: FeatureStore) -> RowReader:
                 found.setdefault(entity, {})[name] = Value.FromString(value)
             return [found.get(k, {}) for k in keys]
 
-        return lambda requests: [sqlite_view(*r) for r in requests]
+        return (lambda requests: [sqlite_view(*r) for r in requests]), timeout_s is not None
 
     if kind == "redis" and hasattr(online, "_get_client"):
+        import redis
         from feast.infra.online_stores.helpers import _mmh3
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         client = online._get_client(config.online_store)
+        native = timeout_s is not None and isinstance(client, redis.Redis)
+        if native:  # the same server and options, but every wait bounded and no retries
+            client = redis.Redis(
+                **client.connection_pool.connection_kwargs
+                | {
+                    "socket_timeout": timeout_s,
+                    "socket_connect_timeout": timeout_s,
+                    "retry": Retry(NoBackoff(), 0),
+                }
+            )
         project = config.project.encode("utf-8")
         field = functools.lru_cache(maxsize=256)(lambda view, name: _mmh3(f"{view}:{name}"))
 
@@ -196,7 +226,7 @@ def _row_reader(store: FeatureStore) -> RowReader:
                 for _, _, ids, names in requests
             ]
 
-        return redis_rows
+        return redis_rows, native
 
     provider = store._get_provider()
 
@@ -209,4 +239,4 @@ def _row_reader(store: FeatureStore) -> RowReader:
         )
         return [row or {} for _, row in rows]
 
-    return lambda requests: [feast_view(*r) for r in requests]
+    return (lambda requests: [feast_view(*r) for r in requests]), False

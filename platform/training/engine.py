@@ -168,7 +168,8 @@ def predict_logits(
 ) -> np.ndarray:
     """Logits for every row of `arrays`, in order (eval mode)."""
     device = device or torch.device("cpu")
-    model.eval()
+    if model.training:  # eval() walks every submodule: 0.2 ms a call, per ranking request
+        model.eval()
     n = len(arrays["user_id"])
     out = [
         model(to_batch(arrays, np.arange(start, min(start + batch_size, n)), device))

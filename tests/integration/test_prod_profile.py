@@ -7,10 +7,13 @@ not running.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -132,3 +135,110 @@ def test_the_pipeline_runs_on_redis_and_postgresql(prod: Settings) -> None:
     assert reader.read(user_id=user, item_ids=[1, 2]).history_length == min(
         before + 1, prod.sequence_length
     )
+
+
+class _TcpProxy:
+    """Forwards a local port to Redis; `stop()` is the store going away (connections cut,
+    port refusing), `start()` it coming back on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self.target = target
+        probe = socket.create_server(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._server: Any = None
+        self._open: list[Any] = []
+
+    def start(self) -> None:
+        import socket
+        import threading
+
+        self._server = socket.create_server(("127.0.0.1", self.port), reuse_port=True)
+        server = self._server
+
+        def pump(src: Any, dst: Any) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    with contextlib.suppress(OSError):
+                        s.shutdown(socket.SHUT_RDWR)
+
+        def accept() -> None:
+            while True:
+                try:
+                    client, _ = server.accept()
+                except OSError:
+                    return  # stopped
+                upstream = socket.create_connection(self.target)
+                self._open += [client, upstream]
+                threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+                threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+
+    def stop(self) -> None:
+        import socket
+
+        with contextlib.suppress(OSError):  # wakes the accepting thread (close alone does not)
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        for s in self._open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        self._open.clear()
+
+
+def test_a_redis_outage_degrades_within_the_deadline_and_recovers(
+    prod: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis goes away mid-traffic (a proxy in front of the real server cuts it): each read
+    gives up within the deadline, the breaker then answers at once, and reads come back by
+    themselves when Redis does."""
+    from recplat.serving.guard import FeatureGuard
+
+    ctx = PlatformContext(settings=prod)
+    config = GeneratorConfig(users=40, items=30, categories=4, impressions=1500, days=5, seed=8)
+    run_feature_stages(ctx, config=config)
+    user = int(pd.read_parquet(prod.offline_dir / "user_sequence.parquet")["user_id"].iloc[0])
+
+    proxy = _TcpProxy(("127.0.0.1", 6379))
+    proxy.start()
+    monkeypatch.setenv("RECPLAT_REDIS", f"127.0.0.1:{proxy.port},db=0")  # Feast reads it on open
+    reader = OnlineFeatureReader(
+        store=open_store(prod.feature_repo), feature_service="ranking_v1", timeout_s=0.1
+    )
+    assert reader.enforces_deadline  # Redis reads bound their own waits: no watchdog thread
+    guard = FeatureGuard(reader, timeout_s=0.1, retry_after_s=0.5)
+    try:
+        found, reason = guard.read(user_id=user, item_ids=[1, 2, 3])
+        assert reason is None and found is not None and found.history_length > 0
+        healthy = found
+
+        proxy.stop()
+        started = time.perf_counter()
+        found, reason = guard.read(user_id=user, item_ids=[1, 2, 3])
+        took = time.perf_counter() - started
+        assert found is None and reason is not None and "feature store" in reason
+        assert took < 0.5, f"the failed read took {took:.2f} s (deadline 0.1 s)"
+        started = time.perf_counter()  # the breaker is open: no wait on the store at all
+        assert guard.read(user_id=user, item_ids=[1]) == (None, reason)
+        assert time.perf_counter() - started < 0.01
+
+        proxy.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            found, reason = guard.read(user_id=user, item_ids=[1, 2, 3])
+            if found is not None:
+                break
+            time.sleep(0.1)
+        assert reason is None and found == healthy  # the same rows, read again from Redis
+    finally:
+        proxy.stop()
+        monkeypatch.setenv("RECPLAT_REDIS", f"{REDIS},db=0")  # the fixture cleans up through it
