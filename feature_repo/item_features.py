@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from feast import FeatureView, Field
-from feast.types import Int64
+from feast.types import Float64, Int64
 
 from entities import item
-from sources import item_attributes_source
+from sources import item_attributes_source, item_stats_source
 
 # Catalogue attributes of an item; they never expire.
 item_attributes = FeatureView(
@@ -18,6 +18,30 @@ item_attributes = FeatureView(
         Field(name="price_bucket", dtype=Int64, description="0..9"),
     ],
     source=item_attributes_source,
+    online=True,
+    tags={"team": "ranking"},
+)
+
+# Popularity and click-through over the last 1, 7 and 30 days, one snapshot a day.
+item_stats = FeatureView(
+    name="item_stats",
+    entities=[item],
+    ttl=timedelta(days=3650),
+    schema=[
+        *[
+            Field(name=f"item_{kind}_{w}d", dtype=Int64, description=f"{kind} in the last {w} days")
+            for kind in ("impressions", "clicks", "purchases")
+            for w in (1, 7, 30)
+        ],
+        Field(name="item_ctr_7d", dtype=Float64, description="clicks / impressions, 7 days"),
+        Field(name="item_ctr_30d", dtype=Float64, description="clicks / impressions, 30 days"),
+        Field(
+            name="item_ctr_smoothed_30d",
+            dtype=Float64,
+            description="30-day CTR with 100 prior impressions at the log's mean CTR",
+        ),
+    ],
+    source=item_stats_source,
     online=True,
     tags={"team": "ranking"},
 )

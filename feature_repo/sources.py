@@ -7,7 +7,8 @@ directory, so `feast -c feature_repo ...` from elsewhere would miss the files.
 
 from pathlib import Path
 
-from feast import FileSource, PushSource
+from feast import Field, FileSource, PushSource, RequestSource
+from feast.types import Int64, String
 
 OFFLINE = Path(__file__).resolve().parent / "data" / "offline"
 
@@ -37,3 +38,27 @@ user_sequence_source = FileSource(
 # sequence of a user is pushed here and lands in the online store; the batch
 # source above stays the offline history (rebuilt from the event log).
 user_sequence_push = PushSource(name="user_sequence_push", batch_source=user_sequence_source)
+
+# Daily snapshots of each user's activity over the last 1/7/30 days, stamped at
+# 00:00 UTC of the day they describe up to (events strictly before it).
+user_activity_source = FileSource(
+    name="user_activity_source",
+    path=str(OFFLINE / "user_activity.parquet"),
+    timestamp_field="event_timestamp",
+)
+
+# Daily snapshots of each item's impressions, clicks, purchases and CTR (same stamping).
+item_stats_source = FileSource(
+    name="item_stats_source",
+    path=str(OFFLINE / "item_stats.parquet"),
+    timestamp_field="event_timestamp",
+)
+
+# What the ranking request itself knows: when it was made and on which device.
+request_context = RequestSource(
+    name="request_context",
+    schema=[
+        Field(name="request_time_s", dtype=Int64, description="epoch seconds, UTC"),
+        Field(name="device", dtype=String, description="mobile, desktop, tablet or unknown"),
+    ],
+)

@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from feast import FeatureView, Field
-from feast.types import Int64
+from feast.types import Float64, Int64
 
 from entities import user
-from sources import user_profile_source
+from sources import user_activity_source, user_profile_source
 
 # Static profile attributes (demographics); they never expire.
 user_profile = FeatureView(
@@ -18,6 +18,30 @@ user_profile = FeatureView(
         Field(name="gender", dtype=Int64, description="0..1"),
     ],
     source=user_profile_source,
+    online=True,
+    tags={"team": "ranking"},
+)
+
+# Activity over the last 1, 7 and 30 days (recplat.features.aggregates): one snapshot a
+# day while the user's 30-day window holds events, and a zero one when it empties.
+user_activity = FeatureView(
+    name="user_activity",
+    entities=[user],
+    ttl=timedelta(days=3650),
+    schema=[
+        *[
+            Field(name=f"user_{kind}_{w}d", dtype=Int64, description=f"{kind} in the last {w} days")
+            for kind in ("impressions", "clicks", "purchases")
+            for w in (1, 7, 30)
+        ],
+        Field(name="user_ctr_7d", dtype=Float64, description="clicks / impressions, 7 days"),
+        Field(name="user_ctr_30d", dtype=Float64, description="clicks / impressions, 30 days"),
+        Field(
+            name="user_top_category_30d", dtype=Int64, description="most clicked, 30 days; 0 none"
+        ),
+        Field(name="user_top_category_share_30d", dtype=Float64, description="its share of clicks"),
+    ],
+    source=user_activity_source,
     online=True,
     tags={"team": "ranking"},
 )

@@ -123,6 +123,15 @@ def features_list(feature_repo: FeatureRepo = None, home: Home = None) -> None:
             _last_end(view),
         )
     console.print(views)
+    on_demand = Table(
+        "on-demand view", "features", "inputs", "request fields", title="on-demand feature views",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    for odfv in sorted(store.list_on_demand_feature_views(), key=lambda v: v.name):
+        inputs, request = _odfv_inputs(odfv)
+        on_demand.add_row(odfv.name, str(len(odfv.features)), inputs, request)
+    if on_demand.row_count:
+        console.print(on_demand)
     services = Table(
         "service", "features", "description", title="feature services", box=box.SIMPLE_HEAD
     )
@@ -144,6 +153,18 @@ def features_describe(
 
     ctx = context_from(feature_repo, home)
     store = open_store(ctx.settings.feature_repo)
+    odfvs = {v.name: v for v in store.list_on_demand_feature_views()}
+    if name in odfvs:
+        fields = Table(
+            "feature", "type", title=f"on-demand feature view {name}", box=box.SIMPLE_HEAD
+        )
+        for feature in odfvs[name].features:
+            fields.add_row(feature.name, str(feature.dtype))
+        inputs, request = _odfv_inputs(odfvs[name])
+        console.print(escape(odfvs[name].description or ""))
+        console.print(fields)
+        console.print(f"inputs: {inputs}\nrequest fields: {request}")
+        return
     try:
         view = store.get_feature_view(name)
     except FeatureViewNotFoundException:
@@ -152,6 +173,7 @@ def features_describe(
         except FeatureServiceNotFoundException:
             known = sorted(
                 [v.name for v in store.list_feature_views()]
+                + list(odfvs)
                 + [s.name for s in store.list_feature_services()]
             )
             console.print(f"[red]no feature view or service {name!r}; known: {known}[/]")
@@ -185,6 +207,20 @@ def features_describe(
     for key, value in facts.items():
         about.add_row(key, escape(value))
     console.print(about)
+
+
+def _odfv_inputs(odfv: Any) -> tuple[str, str]:
+    """An on-demand view's feature-view inputs and the request fields it needs."""
+    views = ", ".join(
+        f"{p.name}[{', '.join(f.name for f in p.features)}]"
+        for p in odfv.source_feature_view_projections.values()
+    )
+    request = ", ".join(
+        f"{f.name} ({f.dtype})"
+        for source in odfv.source_request_sources.values()
+        for f in source.schema
+    )
+    return views or "none", request or "none"
 
 
 def _shown(value: Any) -> str:

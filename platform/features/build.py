@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from recplat.features import offline
+from recplat.features import aggregates, offline
 from recplat.features.repo import open_store, quiet_library_warnings
 from recplat.quality.gate import Gate
 from recplat.quality.suites import (
     SuiteSpec,
     item_attributes_suite,
+    item_stats_suite,
+    user_activity_suite,
     user_profile_suite,
     user_sequence_suite,
 )
@@ -51,6 +53,8 @@ def table_specs(
             known_items=set(items["item_id"].tolist()),
             window=window,
         ),
+        "user_activity": user_activity_suite(window=window),
+        "item_stats": item_stats_suite(window=window),
     }
 
 
@@ -69,6 +73,8 @@ def build_features(*, settings: Settings, gate: Gate, allow: Sequence[str] = ())
         "user_sequence": offline.sequence_snapshots(
             events=events, items=items, max_len=settings.sequence_length
         ),
+        "user_activity": aggregates.user_activity_table(events=events, items=items),
+        "item_stats": aggregates.item_stats_table(events=events),
     }
     return publish_tables(settings=settings, gate=gate, tables=tables, allow=allow)
 
@@ -100,7 +106,8 @@ def publish_tables(
     return BuildResult(rows={k: len(v) for k, v in tables.items()}, validation_run_ids=run_ids)
 
 
-VIEWS = ("user_profile", "item_attributes", "user_sequence")  # each backed by <name>.parquet
+# Each backed by <name>.parquet in the offline folder.
+VIEWS = ("user_profile", "item_attributes", "user_sequence", "user_activity", "item_stats")
 
 
 @dataclass(frozen=True)

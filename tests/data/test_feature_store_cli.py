@@ -59,7 +59,16 @@ def test_list_and_describe_show_the_catalogue(live: Settings) -> None:
     for name in ("user_profile", "item_attributes", "user_sequence", "ranking_v1"):
         assert name in out
     assert "user_sequence_push" in out  # the sequence view's online path
-    assert "never" not in out  # all three views were materialized
+    assert "never" not in out  # every view was materialized
+    for name in ("user_activity", "item_stats", "context_features", "din_ranker_v1"):
+        assert name in out
+    assert "request_time_s" in out  # the context view's request fields
+
+    code, out = _cli(live, "features", "describe", "context_features")
+    assert code == 0, out
+    assert "seconds_since_last_event" in out and "device (String)" in out
+    code, out = _cli(live, "features", "describe", "user_activity")
+    assert code == 0 and "user_clicks_7d" in out and "user_activity.parquet" in out
 
     code, out = _cli(live, "features", "describe", "user_sequence")
     assert code == 0, out
@@ -119,7 +128,9 @@ def test_incremental_materialization_moves_only_new_rows(
     first = {
         m.view: m for m in materialize_incremental(settings=settings, gate=ctx.gate, end=middle)
     }
-    assert set(first) == {"user_profile", "item_attributes", "user_sequence"}
+    assert set(first) == {
+        "user_profile", "item_attributes", "user_sequence", "user_activity", "item_stats",
+    }  # fmt: skip
     assert first["user_sequence"].rows == int((stamps <= middle).sum())
 
     # Mark an old row online: a run that re-moved old rows would overwrite the mark.
