@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -232,11 +233,19 @@ def _shown(value: Any) -> str:
 
 @features_app.command("get-online")
 def features_get_online(
+    *,
     user_id: Annotated[int, typer.Option(help="The user.")],
     item_id: Annotated[
         list[int] | None, typer.Option(help="A candidate item (repeat for more).")
     ] = None,
     service: Annotated[str, typer.Option(help="Feature service to read.")] = "ranking_v1",
+    device: Annotated[
+        str, typer.Option(help="Request device, for services with the context view.")
+    ] = "unknown",
+    request_time: Annotated[
+        int | None,
+        typer.Option(help="Request time, epoch seconds (default now), for the context view."),
+    ] = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
 ) -> None:
@@ -252,7 +261,11 @@ def features_get_online(
         console.print(f"[red]no feature service {service!r}; see `recplat features list`[/]")
         raise typer.Exit(1) from None
     items = item_id or [0]
-    rows = [{"user_id": user_id, "item_id": i} for i in items]
+    rows: list[dict[str, Any]] = [{"user_id": user_id, "item_id": i} for i in items]
+    on_demand = {v.name for v in store.list_on_demand_feature_views()}
+    if on_demand & {p.name for p in features.feature_view_projections}:  # request data
+        when = request_time if request_time is not None else int(time.time())
+        rows = [row | {"request_time_s": when, "device": device} for row in rows]
     found = store.get_online_features(features=features, entity_rows=rows).to_dict()
     table = Table("feature", *(f"item {i}" for i in items), title=f"{service}, user {user_id}")
     for name, values in found.items():

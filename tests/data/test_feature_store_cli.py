@@ -67,6 +67,14 @@ def test_list_and_describe_show_the_catalogue(live: Settings) -> None:
     code, out = _cli(live, "features", "describe", "context_features")
     assert code == 0, out
     assert "seconds_since_last_event" in out and "device (String)" in out
+    code, out = _cli(
+        live, "features", "get-online", "--user-id", "1", "--item-id", "2",
+        "--service", "ranking_context_v1", "--device", "mobile", "--request-time", "1767225600",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "user_clicks_30d" in out and "item_ctr_smoothed_30d" in out
+    cells = [line.replace("│", " ").split() for line in out.splitlines() if "device_index" in line]
+    assert cells == [["device_index", "1"]]  # mobile
     code, out = _cli(live, "features", "describe", "user_activity")
     assert code == 0 and "user_clicks_7d" in out and "user_activity.parquet" in out
 
