@@ -10,6 +10,7 @@ from item_features import item_attributes
 from sequence_features import user_sequence
 from sources import request_context
 
+
 @on_demand_feature_view(
     sources=[
         request_context,
