@@ -6,16 +6,15 @@ good tables (and so the online store) exactly as they were.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
-import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from recplat.features import aggregates, offline
+from recplat.features.online_write import write_view
 from recplat.features.repo import open_store, quiet_library_warnings
 from recplat.quality.gate import Gate
 from recplat.quality.suites import (
@@ -29,6 +28,9 @@ from recplat.quality.suites import (
 from recplat.quality.thresholds import DriftTolerance
 from recplat.settings import Settings
 from recplat.storage import read_parquet, write_parquet
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
 
 
 @dataclass(frozen=True)
@@ -162,10 +164,14 @@ def _gate_ranges(
     return counts
 
 
-def _run_feast(fn: Callable[[], object]) -> None:
-    # Feast prints its own progress lines (with colour codes) to stdout; ours say it better.
-    with quiet_library_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        fn()
+def _write(
+    settings: Settings, store: FeatureStore, view: str, start: datetime, end: datetime
+) -> None:
+    # recplat's bulk writer: the rows Feast's materialize writes, 3-4x faster (see
+    # benchmarks/materialize.py), and the range recorded in the registry as Feast does.
+    table = read_parquet(settings.offline_dir / f"{view}.parquet")
+    with quiet_library_warnings():
+        write_view(store=store, view_name=view, table=table, start=start, end=end)
 
 
 def materialize(
@@ -199,7 +205,8 @@ def materialize(
             settings=settings, gate=gate, ranges=dict.fromkeys(VIEWS, (start, end)), allow=allow
         )
     store = open_store(settings.feature_repo)
-    _run_feast(lambda: store.materialize(start_date=start, end_date=end))
+    for view in VIEWS:
+        _write(settings, store, view, start, end)
     return start, end
 
 
@@ -234,9 +241,5 @@ def materialize_incremental(
     else:
         counts = {v: len(_rows_in(settings, v, *r)) for v, r in ranges.items()}
     for view, (start, stop) in ranges.items():
-        _run_feast(
-            functools.partial(
-                store.materialize, start_date=start, end_date=stop, feature_views=[view]
-            )
-        )
+        _write(settings, store, view, start, stop)
     return [MaterializedRange(v, *ranges[v], counts[v]) for v in ranges]

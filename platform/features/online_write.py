@@ -1,0 +1,256 @@
+"""Bulk materialization: the newest row per entity of a published table into the online
+store, and the interval into the registry.
+
+What Feast's `materialize` does for a file source, without its per-row machinery: read
+the Parquet table recplat just wrote, keep each entity's newest row in the range,
+convert values with Feast's own converter (each distinct value once: windowed counts
+and attributes repeat a lot), and write the rows in Feast's own layout, computed with
+Feast's helpers: on SQLite one `executemany` upsert per view into its table (what
+Feast's writer does row by row), on Redis one pipeline of HSETs per batch, keeping
+Feast's rule that an older row never replaces a newer one; any other online store
+gets the same values through its own `online_write_batch`. A test reads a store
+written this way and one written by `FeatureStore.materialize` back equal, on SQLite
+and on Redis. `registry.apply_materialization` records the range, as Feast does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+# Entities written per batch (bounds the serialized rows held at once).
+BATCH_ROWS = 50_000
+
+
+def latest_in_range(
+    table: pd.DataFrame, *, join_key: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Each entity's newest row stamped in (start, end] (ties: the later row)."""
+    stamps = _utc(table["event_timestamp"])
+    rows = table[(stamps > pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))]
+    ordered = rows.sort_values("event_timestamp", kind="stable")
+    return ordered.drop_duplicates(join_key, keep="last")
+
+
+def write_view(
+    *, store: FeatureStore, view_name: str, table: pd.DataFrame, start: datetime, end: datetime
+) -> int:
+    """Materialize one view's table for (start, end]; returns the entities written."""
+    view = store.get_feature_view(view_name)
+    join_key = view.entity_columns[0].name
+    latest = latest_in_range(table, join_key=join_key, start=start, end=end)
+    version = store.config.entity_key_serialization_version
+    writer = _writer(store, view)
+    for lo in range(0, len(latest), BATCH_ROWS):
+        part = latest.iloc[lo : lo + BATCH_ROWS]
+        keys = _entity_keys(part[join_key].to_numpy(dtype=np.int64), join_key, version)
+        columns = {
+            f.name: _serialized(part[f.name], f.dtype.to_value_type()) for f in view.features
+        }
+        micros = (
+            (_utc(part["event_timestamp"]) - pd.Timestamp(0, tz="UTC"))
+            // pd.Timedelta(microseconds=1)
+        ).to_numpy(dtype=np.int64)
+        writer(keys, columns, micros)
+    store.registry.apply_materialization(
+        view, store.project, _aware(start), _aware(end), commit=True
+    )
+    return len(latest)
+
+
+def _entity_keys(ids: np.ndarray, join_key: str, version: int) -> list[bytes]:
+    """Feast's serialized entity keys of int64 ids.
+
+    One int64 key serializes as a fixed head (the key name and value type) followed
+    by the value's 8 little-endian bytes; the head is taken from Feast's own
+    serializer and every key is checked against it for the first id.
+    """
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    def feast_key(entity: int) -> bytes:
+        proto = EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=entity)])
+        return bytes(serialize_entity_key(proto, entity_key_serialization_version=version))
+
+    if not len(ids):
+        return []
+    first = feast_key(int(ids[0]))
+    tails = ids.astype("<i8").tobytes()
+    head = first[:-8]
+    if first[-8:] != tails[:8]:  # a layout this shortcut does not know: Feast's, key by key
+        return [feast_key(int(e)) for e in ids.tolist()]
+    return [head + tails[i : i + 8] for i in range(0, len(tails), 8)]
+
+
+# (entity keys, feature -> (value bytes, value text) per entity, event time in µs)
+Writer = Callable[[list[bytes], dict[str, list[tuple[bytes, str | None]]], np.ndarray], None]
+
+
+def _serialized(column: pd.Series, value_type: Any) -> list[tuple[bytes, str | None]]:
+    """Each value as Feast serializes it, and the text Feast's SQL stores keep beside it."""
+    from feast.infra.online_stores.helpers import extract_text_and_num
+    from feast.protos.feast.types.Value_pb2 import Int64List, Value
+    from feast.type_map import python_values_to_proto_values
+    from feast.value_type import ValueType
+
+    values = column.tolist()
+    if values and hasattr(values[0], "tolist"):  # arrays: every value its own
+        if value_type == ValueType.INT64_LIST and all(v is not None for v in values):
+            # What Feast's converter builds, without its per-element checks (5x faster).
+            return [
+                (Value(int64_list_val=Int64List(val=v.tolist())).SerializeToString(), None)
+                for v in values
+            ]
+        protos = python_values_to_proto_values([v.tolist() for v in values], value_type)
+        return [(p.SerializeToString(), extract_text_and_num(p, False)[0]) for p in protos]
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    protos = python_values_to_proto_values(list(uniques), value_type)
+    once = [(p.SerializeToString(), extract_text_and_num(p, False)[0]) for p in protos]
+    return [once[c] for c in codes.tolist()]
+
+
+def _writer(store: FeatureStore, view: Any) -> Writer:
+    config = store.config
+    online = config.online_store
+    kind = getattr(online, "type", "")
+    plain_sqlite = not getattr(online, "enable_openai_compatible_store", False) and not getattr(
+        online, "vector_enabled", False
+    )
+    if kind == "sqlite" and plain_sqlite:
+        return _sqlite_writer(store, view)
+    redis_type = getattr(getattr(online, "redis_type", None), "value", None)
+    if kind == "redis" and redis_type == "redis":  # not a cluster or sentinel
+        return _redis_writer(store, view)
+    return _generic_writer(store, view)
+
+
+def _sqlite_writer(store: FeatureStore, view: Any) -> Writer:
+    from feast.infra.online_stores.sqlite import _quote_id, _table_id
+
+    config = store.config
+    conn = store._get_provider().online_store._get_conn(config)  # type: ignore[attr-defined]
+    table = _table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
+    # Feast's own statement (feast.infra.online_stores.sqlite.online_write_batch).
+    upsert = (
+        f"INSERT INTO {_quote_id(table)} "
+        "(entity_key, feature_name, value, value_text, event_ts, created_ts) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(entity_key, feature_name) DO UPDATE SET "
+        "value = excluded.value, value_text = excluded.value_text, "
+        "event_ts = excluded.event_ts, created_ts = excluded.created_ts;"
+    )
+
+    def write(
+        keys: list[bytes], columns: dict[str, list[tuple[bytes, str | None]]], micros: np.ndarray
+    ) -> None:
+        seconds = (micros // 1_000_000).tolist()  # Feast stores int(datetime.timestamp())
+        names = sorted(columns)
+        # In primary-key order (entity key, feature name): each insert lands next to the
+        # previous one in the B-tree (35% faster than in column order here).
+        rows = [
+            (keys[i], name, *columns[name][i], seconds[i], None)
+            for i in sorted(range(len(keys)), key=keys.__getitem__)
+            for name in names
+        ]
+        with conn:
+            conn.executemany(upsert, rows)
+
+    return write
+
+
+def _redis_writer(store: FeatureStore, view: Any) -> Writer:
+    from feast.infra.online_stores.helpers import _mmh3
+    from feast.infra.online_stores.redis import _versioned_fv_name
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    config = store.config
+    client = store._get_provider().online_store._get_client(config.online_store)  # type: ignore[attr-defined]
+    project = config.project.encode("utf-8")
+    name = _versioned_fv_name(view, config)
+    ts_field = f"_ts:{name}"
+    fields = {f.name: _mmh3(f"{name}:{f.name}") for f in view.features}
+    ttl = getattr(config.online_store, "key_ttl_seconds", None)
+
+    def write(
+        keys: list[bytes], columns: dict[str, list[tuple[bytes, str | None]]], micros: np.ndarray
+    ) -> None:
+        redis_keys = [k + project for k in keys]
+        # Feast's rule: a row never replaces a newer one (online appends push newer sequences).
+        stored = [row[0] for row in _send(client, [("HMGET", k, ts_field) for k in redis_keys])]
+        seconds, nanos = (micros // 1_000_000).tolist(), (micros % 1_000_000 * 1000).tolist()
+        names = list(columns)
+        commands: list[tuple[Any, ...]] = []
+        for i, (key, previous) in enumerate(zip(redis_keys, stored, strict=True)):
+            if previous:
+                old = Timestamp.FromString(previous)
+                if (old.seconds, old.nanos) >= (seconds[i], nanos[i]):
+                    continue
+            stamp = Timestamp(seconds=seconds[i], nanos=nanos[i]).SerializeToString()
+            pairs = [x for n in names for x in (fields[n], columns[n][i][0])]
+            commands.append(("HSET", key, ts_field, stamp, *pairs))
+            if ttl:
+                commands.append(("EXPIRE", key, ttl))
+        _send(client, commands)
+
+    return write
+
+
+def _send(client: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Send commands on one connection in one write, read every reply (a pipeline without
+    redis-py's per-command bookkeeping, which costs more than Redis does here)."""
+    if not commands:
+        return []
+    conn = client.connection_pool.get_connection()
+    try:
+        conn.send_packed_command(conn.pack_commands(commands))
+        return [conn.read_response() for _ in commands]  # an error reply raises
+    except BaseException:
+        conn.disconnect()  # replies may be left unread: never reuse this connection
+        raise
+    finally:
+        client.connection_pool.release(conn)
+
+
+def _generic_writer(store: FeatureStore, view: Any) -> Writer:
+    from feast.infra.key_encoding_utils import deserialize_entity_key
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    config = store.config
+    provider = store._get_provider()
+
+    def write(
+        keys: list[bytes], columns: dict[str, list[tuple[bytes, str | None]]], micros: np.ndarray
+    ) -> None:
+        stamps: list[datetime] = list(pd.to_datetime(micros, unit="us", utc=True).to_pydatetime())
+        data: list[tuple[Any, dict[str, Value], datetime, datetime | None]] = [
+            (
+                deserialize_entity_key(key, config.entity_key_serialization_version),
+                {n: Value.FromString(values[i][0]) for n, values in columns.items()},
+                stamps[i],
+                None,
+            )
+            for i, key in enumerate(keys)
+        ]
+        provider.online_write_batch(config, view, data, progress=None)
+
+    return write
+
+
+def _utc(stamps: pd.Series) -> pd.Series:
+    # `pd.to_datetime` on a column that already holds times still scans it (slow).
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        return stamps.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(stamps.dtype):
+        return stamps.dt.tz_localize("UTC")
+    return pd.to_datetime(stamps, utc=True)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
