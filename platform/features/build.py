@@ -167,7 +167,7 @@ def _gate_ranges(
 def _write(
     settings: Settings, store: FeatureStore, view: str, start: datetime, end: datetime
 ) -> None:
-    # recplat's bulk writer: the rows Feast's materialize writes, 3-4x faster (see
+    # recplat's bulk writer: the rows Feast's materialize writes, ~3-4x faster (see
     # benchmarks/materialize.py), and the range recorded in the registry as Feast does.
     table = read_parquet(settings.offline_dir / f"{view}.parquet")
     with quiet_library_warnings():
