@@ -47,6 +47,23 @@ def make_settings(root: Path, *, sequence_length: int = 20) -> Settings:
     return settings
 
 
+def published_context(root: Path, data: SyntheticData) -> PlatformContext:
+    """A context over a fresh repo under `root` with `data` ingested, the feature tables
+    built and the repo applied (not materialized)."""
+    from recplat.events.ingest import ingest
+    from recplat.features.build import build_features
+    from recplat.features.repo import apply_repo
+
+    ctx = PlatformContext(settings=make_settings(root))
+    ingest(
+        events=data.events, users=data.users, items=data.items, settings=ctx.settings,
+        gate=ctx.gate,
+    )  # fmt: skip
+    build_features(settings=ctx.settings, gate=ctx.gate)
+    apply_repo(ctx.settings.feature_repo)
+    return ctx
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Fresh settings and feature repo for one test."""

@@ -418,56 +418,69 @@ def _window_aggregates_suite(
     dataset: str,
     key: str,
     extra: Mapping[str, tuple[str, ...]],
+    extra_rules: Callable[[], list[Any]],
     window: tuple[datetime, datetime] | None,
     now: datetime | None,
-) -> tuple[dict[str, tuple[str, ...]], list[Any]]:
-    """Schema and rules shared by the 1/7/30-day snapshot tables (users, items)."""
-    import great_expectations.expectations as gxe
-
+) -> SuiteSpec:
+    """The suite of a 1/7/30-day snapshot table (users, items): shared rules + its own."""
     start_s, end_s = _window_s(window)
     # A snapshot counts events before its midnight: the last may be the day after the log.
-    end_s = min(end_s + 86_400, _now_s(now) + 86_400) if end_s is not None else _now_s(now) + 86_400
-    counts = [
-        f"{prefix}{k}_{w}d" for k in ("impressions", "clicks", "purchases") for w in (1, 7, 30)
-    ]
+    end_s = min(end_s, _now_s(now)) + 86_400 if end_s is not None else _now_s(now) + 86_400
+    kinds = ("impressions", "clicks", "purchases")
+    counts = [f"{prefix}{k}_{w}d" for k in kinds for w in (1, 7, 30)]
+    ctrs = [f"{prefix}ctr_7d", f"{prefix}ctr_30d"]
     schema: dict[str, tuple[str, ...]] = {
         key: INT,
         "event_timestamp": TIMESTAMP,
         **dict.fromkeys(counts, INT),
-        f"{prefix}ctr_7d": FLOAT,
-        f"{prefix}ctr_30d": FLOAT,
+        **dict.fromkeys(ctrs, FLOAT),
         **extra,
     }
-    rules: list[Any] = [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in schema],
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=[key, "event_timestamp"]),
-        gxe.ExpectColumnValuesToBeBetween(column=key, min_value=1),
-        # Stamped at midnight UTC: what a day's snapshot knows is the days before it.
-        gxe.ExpectColumnValuesToBeInSet(column="stamp_second_of_day", value_set=[0]),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="event_epoch_s", min_value=start_s, max_value=end_s
-        ),
-        *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in counts],
-        *[
-            gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0.0, max_value=1.0)
-            for c in (f"{prefix}ctr_7d", f"{prefix}ctr_30d")
-        ],
-    ]
-    for kind in ("impressions", "clicks", "purchases"):  # a window holds the shorter ones
-        rules += [
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=f"{prefix}{kind}_{b}d", column_B=f"{prefix}{kind}_{a}d", or_equal=True
+
+    def build() -> list[Any]:
+        import great_expectations.expectations as gxe
+
+        def at_least(a: str, b: str) -> Any:
+            return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=a, column_B=b, or_equal=True
             )
-            for a, b in ((1, 7), (7, 30))
+
+        return [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in schema],
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=[key, "event_timestamp"]),
+            gxe.ExpectColumnValuesToBeBetween(column=key, min_value=1),
+            # Stamped at midnight UTC: what a day's snapshot knows is the days before it.
+            gxe.ExpectColumnValuesToBeInSet(column="stamp_second_of_day", value_set=[0]),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="event_epoch_s", min_value=start_s, max_value=end_s
+            ),
+            *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in counts],
+            *[
+                gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0.0, max_value=1.0)
+                for c in ctrs
+            ],
+            # A window holds the shorter ones; a click is a clicked impression.
+            *[
+                at_least(f"{prefix}{k}_{b}d", f"{prefix}{k}_{a}d")
+                for k in kinds
+                for a, b in ((1, 7), (7, 30))
+            ],
+            *[at_least(f"{prefix}impressions_{w}d", f"{prefix}clicks_{w}d") for w in (1, 7, 30)],
+            *extra_rules(),
         ]
-    rules += [  # a click is a clicked impression
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=f"{prefix}impressions_{w}d", column_B=f"{prefix}clicks_{w}d", or_equal=True
-        )
-        for w in (1, 7, 30)
-    ]
-    return schema, rules
+
+    return SuiteSpec(
+        dataset=dataset,
+        name=dataset,
+        version=1,
+        schema=schema,
+        build=build,
+        derived={
+            "event_epoch_s": _epoch_s("event_timestamp"),
+            "stamp_second_of_day": _second_of_day("event_timestamp"),
+        },
+    )
 
 
 def user_activity_suite(
@@ -479,32 +492,25 @@ def user_activity_suite(
     Windowed counts move with traffic by design, so no drift rule: drift is watched on
     the raw events they are computed from.
     """
-    import great_expectations.expectations as gxe
 
-    extra = {"user_top_category_30d": INT, "user_top_category_share_30d": FLOAT}
-    schema, rules = _window_aggregates_suite(
-        prefix="user_", dataset="user_activity", key="user_id", extra=extra, window=window, now=now
-    )
+    def top_category() -> list[Any]:
+        import great_expectations.expectations as gxe
 
-    def build() -> list[Any]:
         return [
-            *rules,
             gxe.ExpectColumnValuesToBeBetween(column="user_top_category_30d", min_value=0),
             gxe.ExpectColumnValuesToBeBetween(
                 column="user_top_category_share_30d", min_value=0.0, max_value=1.0
             ),
         ]
 
-    return SuiteSpec(
+    return _window_aggregates_suite(
+        prefix="user_",
         dataset="user_activity",
-        name="user_activity",
-        version=1,
-        schema=schema,
-        build=build,
-        derived={
-            "event_epoch_s": _epoch_s("event_timestamp"),
-            "stamp_second_of_day": _second_of_day("event_timestamp"),
-        },
+        key="user_id",
+        extra={"user_top_category_30d": INT, "user_top_category_share_30d": FLOAT},
+        extra_rules=top_category,
+        window=window,
+        now=now,
     )
 
 
@@ -512,35 +518,24 @@ def item_stats_suite(
     *, window: tuple[datetime, datetime] | None = None, now: datetime | None = None
 ) -> SuiteSpec:
     """Items' 1/7/30-day statistics snapshots (rules as `user_activity_suite`)."""
-    import great_expectations.expectations as gxe
 
-    schema, rules = _window_aggregates_suite(
+    def smoothed() -> list[Any]:
+        import great_expectations.expectations as gxe
+
+        return [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="item_ctr_smoothed_30d", min_value=0.0, max_value=1.0
+            )
+        ]
+
+    return _window_aggregates_suite(
         prefix="item_",
         dataset="item_stats",
         key="item_id",
         extra={"item_ctr_smoothed_30d": FLOAT},
+        extra_rules=smoothed,
         window=window,
         now=now,
-    )
-
-    def build() -> list[Any]:
-        return [
-            *rules,
-            gxe.ExpectColumnValuesToBeBetween(
-                column="item_ctr_smoothed_30d", min_value=0.0, max_value=1.0
-            ),
-        ]
-
-    return SuiteSpec(
-        dataset="item_stats",
-        name="item_stats",
-        version=1,
-        schema=schema,
-        build=build,
-        derived={
-            "event_epoch_s": _epoch_s("event_timestamp"),
-            "stamp_second_of_day": _second_of_day("event_timestamp"),
-        },
     )
 
 

@@ -10,31 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 from recplat.context import PlatformContext
-from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
-from recplat.features.build import build_features, materialize, publish_tables
-from recplat.features.repo import apply_repo, open_store
+from recplat.features.build import materialize, publish_tables
+from recplat.features.repo import open_store
 from recplat.quality.gate import DataQualityError
 from recplat.settings import Settings
 from recplat.storage import read_parquet
 
-from tests.conftest import make_settings
+from tests.conftest import published_context
 
 pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, tiny_data: SyntheticData) -> Iterator[Settings]:
-    ctx = PlatformContext(settings=make_settings(tmp_path_factory.mktemp("catalogue")))
-    ingest(
-        events=tiny_data.events,
-        users=tiny_data.users,
-        items=tiny_data.items,
-        settings=ctx.settings,
-        gate=ctx.gate,
-    )
-    build_features(settings=ctx.settings, gate=ctx.gate)
-    apply_repo(ctx.settings.feature_repo)
+    ctx = published_context(tmp_path_factory.mktemp("catalogue"), tiny_data)
     materialize(settings=ctx.settings, gate=ctx.gate)
     yield ctx.settings
     ctx.metadata.dispose()

@@ -9,36 +9,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
-from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
-from recplat.features.build import build_features, materialize, materialize_incremental
-from recplat.features.repo import apply_repo, open_store
+from recplat.features.build import materialize, materialize_incremental
+from recplat.features.repo import open_store
 from recplat.settings import Settings
 from recplat.storage import read_parquet
 
-from tests.conftest import make_settings
+from tests.conftest import published_context
 
 pytestmark = pytest.mark.data
 
 
-def _published(tmp_path: Path, data: SyntheticData) -> PlatformContext:
-    ctx = PlatformContext(settings=make_settings(tmp_path))
-    ingest(
-        events=data.events,
-        users=data.users,
-        items=data.items,
-        settings=ctx.settings,
-        gate=ctx.gate,
-    )
-    build_features(settings=ctx.settings, gate=ctx.gate)
-    apply_repo(ctx.settings.feature_repo)
-    return ctx
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, tiny_data: SyntheticData) -> Iterator[Settings]:
-    ctx = _published(tmp_path_factory.mktemp("features-cli"), tiny_data)
+    ctx = published_context(tmp_path_factory.mktemp("features-cli"), tiny_data)
     materialize(settings=ctx.settings, gate=ctx.gate)
     yield ctx.settings
     ctx.metadata.dispose()
@@ -127,7 +111,7 @@ def test_get_online_and_append_round_trip(live: Settings, tmp_path: Path) -> Non
 def test_incremental_materialization_moves_only_new_rows(
     tmp_path: Path, tiny_data: SyntheticData
 ) -> None:
-    ctx = _published(tmp_path, tiny_data)
+    ctx = published_context(tmp_path, tiny_data)
     settings = ctx.settings
     snaps = read_parquet(settings.offline_dir / "user_sequence.parquet")
     stamps = pd.to_datetime(snaps["event_timestamp"], utc=True)

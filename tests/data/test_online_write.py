@@ -12,16 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
-from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
-from recplat.features.build import VIEWS, build_features
+from recplat.features.build import VIEWS
 from recplat.features.online_write import write_view
 from recplat.features.repo import apply_repo, open_store
 from recplat.settings import Settings
 from recplat.storage import read_parquet
 
-from tests.conftest import make_settings
+from tests.conftest import published_context
 
 pytestmark = pytest.mark.data
 START = datetime(1995, 1, 1, tzinfo=UTC)
@@ -30,15 +28,7 @@ END = datetime.now(UTC) + timedelta(days=1)
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, tiny_data: SyntheticData) -> Settings:
-    ctx = PlatformContext(settings=make_settings(tmp_path_factory.mktemp("published")))
-    ingest(
-        events=tiny_data.events,
-        users=tiny_data.users,
-        items=tiny_data.items,
-        settings=ctx.settings,
-        gate=ctx.gate,
-    )
-    build_features(settings=ctx.settings, gate=ctx.gate)
+    ctx = published_context(tmp_path_factory.mktemp("published"), tiny_data)
     ctx.metadata.dispose()
     return ctx.settings
 
