@@ -68,8 +68,8 @@ def write_views(*, store: FeatureStore, loads: Sequence[ViewLoad]) -> dict[str, 
 
     Each view's rows are read and serialized on a second thread while the store
     writes the previous view's (SQLite and Redis clients release the GIL while
-    the store works), which takes a third off a full materialization on SQLite
-    here. Only this thread touches the store and the registry.
+    the store works): 0.76 -> 0.68 s for a full materialization on SQLite here.
+    Only this thread touches the store and the registry.
     """
     views = {load.view: store.get_feature_view(load.view) for load in loads}
     version = store.config.entity_key_serialization_version
