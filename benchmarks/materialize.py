@@ -13,7 +13,6 @@ newest row per entity); the online rows of both runs are then read back and comp
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import shutil
 import sys
@@ -29,7 +28,7 @@ from recplat.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import GeneratorConfig, generate
 from recplat.features.build import VIEWS, build_features
-from recplat.features.online_write import ViewLoad, write_view, write_views
+from recplat.features.online_write import parquet_loads, write_view, write_views
 from recplat.features.repo import apply_repo, open_store
 from recplat.settings import Settings
 from recplat.storage import read_parquet
@@ -99,13 +98,8 @@ def measure(
     bare_s = time.perf_counter() - started
 
     store = open_store(twin.feature_repo)
-    loads = [  # reading the Parquet tables is part of the run
-        ViewLoad(
-            view=v, table=functools.partial(read_parquet, twin.offline_dir / f"{v}.parquet"),
-            start=start, end=end,
-        )
-        for v in VIEWS
-    ]  # fmt: skip
+    # Reading the Parquet tables is part of the run.
+    loads = parquet_loads(twin.offline_dir, dict.fromkeys(VIEWS, (start, end)))
     started = time.perf_counter()
     entities = sum(write_views(store=store, loads=loads).values())
     ours_s = time.perf_counter() - started

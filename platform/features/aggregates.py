@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from recplat.features.offline import utc_times
 
 WINDOWS = (1, 7, 30)  # days
 DAY_NS = 86_400 * 10**9
@@ -27,7 +28,7 @@ MAX_CELLS = 5_000_000
 def _day_index(stamps: pd.Series) -> tuple[np.ndarray, pd.Timestamp]:
     """Whole days since the first event's midnight (UTC), and that midnight."""
     # In nanoseconds whatever the column's unit (Parquet gives microseconds).
-    ns = pd.to_datetime(stamps, utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+    ns = utc_times(stamps).dt.as_unit("ns").astype("int64").to_numpy()
     first = int(ns.min()) // DAY_NS * DAY_NS
     return (ns - first) // DAY_NS, pd.Timestamp(first, unit="ns", tz="UTC")
 

@@ -13,9 +13,23 @@ import pandas as pd
 from recplat.events.schema import ITEM_COLUMNS, USER_COLUMNS
 
 
+def utc_times(timestamps: pd.Series) -> pd.Series:
+    """Timestamps as tz-aware UTC (naive ones are taken as UTC).
+
+    A column that already holds times is converted directly: `pd.to_datetime` would
+    still walk its first values in Python to decide on caching (0.2 s over one
+    materialization here).
+    """
+    if isinstance(timestamps.dtype, pd.DatetimeTZDtype):
+        return timestamps.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(timestamps.dtype):
+        return timestamps.dt.tz_localize("UTC")
+    return pd.to_datetime(timestamps, utc=True)
+
+
 def epoch_micros(timestamps: pd.Series) -> np.ndarray:
     """Timestamps as integer microseconds since the Unix epoch (UTC), whatever their unit."""
-    since = pd.to_datetime(timestamps, utc=True) - pd.Timestamp(0, tz="UTC")
+    since = utc_times(timestamps) - pd.Timestamp(0, tz="UTC")
     return (since // pd.Timedelta(microseconds=1)).to_numpy(dtype=np.int64)
 
 

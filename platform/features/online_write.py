@@ -15,14 +15,18 @@ and on Redis. `registry.apply_materialization` records the range, as Feast does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from recplat.features.offline import epoch_micros, utc_times
+from recplat.storage import read_parquet
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -31,12 +35,17 @@ if TYPE_CHECKING:
 BATCH_ROWS = 50_000
 
 
+def rows_in_range(table: pd.DataFrame, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """The rows of a published table stamped in (start, end]: what a range moves."""
+    stamps = utc_times(table["event_timestamp"])
+    return table[(stamps > pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))]
+
+
 def latest_in_range(
     table: pd.DataFrame, *, join_key: str, start: datetime, end: datetime
 ) -> pd.DataFrame:
     """Each entity's newest row stamped in (start, end] (ties: the later row)."""
-    stamps = _utc(table["event_timestamp"])
-    rows = table[(stamps > pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))]
+    rows = rows_in_range(table, start=start, end=end)
     ordered = rows.sort_values("event_timestamp", kind="stable")
     return ordered.drop_duplicates(join_key, keep="last")
 
@@ -53,6 +62,19 @@ class ViewLoad:
 
 # (entity keys, feature -> (value bytes, value text) per entity, event time in µs)
 Batch = tuple[list[bytes], dict[str, list[tuple[bytes, str | None]]], np.ndarray]
+
+
+def parquet_loads(folder: Path, ranges: Mapping[str, tuple[datetime, datetime]]) -> list[ViewLoad]:
+    """Loads of each view's `<view>.parquet` in `folder`, each read when its turn comes."""
+    return [
+        ViewLoad(
+            view=view,
+            table=functools.partial(read_parquet, folder / f"{view}.parquet"),
+            start=start,
+            end=end,
+        )
+        for view, (start, end) in ranges.items()
+    ]
 
 
 def write_view(
@@ -85,11 +107,7 @@ def write_views(*, store: FeatureStore, loads: Sequence[ViewLoad]) -> dict[str, 
             columns = {
                 f.name: _serialized(part[f.name], f.dtype.to_value_type()) for f in view.features
             }
-            micros = (
-                (_utc(part["event_timestamp"]) - pd.Timestamp(0, tz="UTC"))
-                // pd.Timedelta(microseconds=1)
-            ).to_numpy(dtype=np.int64)
-            batches.append((keys, columns, micros))
+            batches.append((keys, columns, epoch_micros(part["event_timestamp"])))
         return batches, len(latest)
 
     written = {}
@@ -281,15 +299,6 @@ def _generic_writer(store: FeatureStore, view: Any) -> Writer:
         provider.online_write_batch(config, view, data, progress=None)
 
     return write
-
-
-def _utc(stamps: pd.Series) -> pd.Series:
-    # `pd.to_datetime` on a column that already holds times still scans it (slow).
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        return stamps.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(stamps.dtype):
-        return stamps.dt.tz_localize("UTC")
-    return pd.to_datetime(stamps, utc=True)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -3,7 +3,6 @@ on Redis, records the range, and (on Redis, as Feast) never puts older rows over
 
 from __future__ import annotations
 
-import functools
 import shutil
 import sqlite3
 import uuid
@@ -15,7 +14,7 @@ import pandas as pd
 import pytest
 from recplat.events.synthetic import SyntheticData
 from recplat.features.build import VIEWS
-from recplat.features.online_write import ViewLoad, write_view, write_views
+from recplat.features.online_write import parquet_loads, write_view, write_views
 from recplat.features.repo import apply_repo, open_store
 from recplat.settings import Settings
 from recplat.storage import read_parquet
@@ -54,15 +53,7 @@ def _copy(settings: Settings, root: Path, *, redis_project: str | None = None) -
 def _ours(settings: Settings) -> None:
     """All views at once, as `recplat features materialize` does (the next view is read
     and serialized on a second thread while this one is written)."""
-    loads = [
-        ViewLoad(
-            view=view,
-            table=functools.partial(read_parquet, settings.offline_dir / f"{view}.parquet"),
-            start=START,
-            end=END,
-        )
-        for view in VIEWS
-    ]
+    loads = parquet_loads(settings.offline_dir, dict.fromkeys(VIEWS, (START, END)))
     written = write_views(store=open_store(settings.feature_repo), loads=loads)
     assert set(written) == set(VIEWS) and all(n > 0 for n in written.values())
 
