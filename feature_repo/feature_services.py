@@ -14,10 +14,11 @@ from sequence_features import user_sequence
 from user_features import user_activity, user_profile
 
 
-def _sequence() -> object:
+def _sequence(*extra: str) -> object:
     # A projection is a FeatureView too: kept out of the module's names, or repo loading
     # (Feast's and ours) would find a second view called user_sequence.
-    return user_sequence[["hist_item_ids", "hist_category_ids", "hist_timestamps", "hist_len"]]
+    fields = ["hist_item_ids", "hist_category_ids", *extra, "hist_timestamps", "hist_len"]
+    return user_sequence[fields]
 
 
 # Everything the ranking models (embedding MLP, DIN, DIEN) read for a (user, item) pair.
@@ -61,7 +62,7 @@ ranking_context_v1 = FeatureService(
         user_activity,
         item_attributes,
         item_stats,
-        _sequence(),
+        _sequence("hist_behaviour_types"),
         context_features,
     ],
     description="Every feature recplat keeps for a (user, item, request).",

@@ -13,7 +13,7 @@ from feast.types import Array, Int64
 from entities import user
 from sources import user_sequence_push
 
-# The user's last N clicked items, their categories and times, oldest first.
+# The user's last N behaviours (clicks, purchases): items, categories, types, times; oldest first.
 user_sequence = FeatureView(
     name="user_sequence",
     entities=[user],
@@ -21,6 +21,8 @@ user_sequence = FeatureView(
     schema=[
         Field(name="hist_item_ids", dtype=Array(Int64)),
         Field(name="hist_category_ids", dtype=Array(Int64)),
+        # 1 = click, 2 = purchase (recplat.events.schema.BEHAVIOUR_TYPES).
+        Field(name="hist_behaviour_types", dtype=Array(Int64)),
         # When each behaviour happened (epoch microseconds, UTC); checked sorted and in time.
         Field(name="hist_timestamps", dtype=Array(Int64)),
         Field(name="hist_len", dtype=Int64),

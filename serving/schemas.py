@@ -166,6 +166,6 @@ class EventsResponse(BaseModel):
     appended: int = Field(description="behaviours that entered a sequence")
     duplicates: int = Field(description="event ids already in the sequence (replays)")
     too_old: int = Field(description="older than a full sequence; dropped as offline")
-    not_behaviour: int = Field(description="unclicked impressions and purchases")
+    not_behaviour: int = Field(description="unclicked impressions (no behaviour)")
     users: int = Field(description="sequences written")
     total_ms: float

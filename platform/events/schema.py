@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Final
 
 EVENT_TYPES: Final = ("impression", "purchase")
+# Behaviours (what sequences hold) and their codes in `hist_behaviour_types`:
+# a clicked impression is a click (1), a purchase row a purchase (2); 0 is padding.
+BEHAVIOUR_TYPES: Final = {"click": 1, "purchase": 2}
 DEVICES: Final = ("mobile", "desktop", "tablet")
 # Datasets without a device (MovieLens, Amazon) record "unknown".
 EVENT_DEVICES: Final = (*DEVICES, "unknown")

@@ -6,7 +6,8 @@ pushes the result through the `user_sequence_push` push source. The result is
 what the offline rebuild (`recplat.features.offline.sequence_snapshots`) gives
 for the same events:
 
-- behaviours are clicked impressions (the offline rule), ordered by
+- behaviours are clicked impressions and purchases, each with its type code
+  (the offline rule, `recplat.features.offline.behaviours`), ordered by
   (timestamp, event id), so late and out-of-order events land where the
   rebuild puts them, and the sequence keeps the newest N;
 - a replayed event (its id already in the stored window) is not appended
@@ -36,7 +37,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
-from recplat.features.offline import epoch_micros
+from recplat.events.schema import BEHAVIOUR_TYPES
+from recplat.features.offline import behaviours, epoch_micros
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -46,6 +48,7 @@ SEQUENCE_VIEW = "user_sequence"
 SEQUENCE_FIELDS = (
     "hist_item_ids",
     "hist_category_ids",
+    "hist_behaviour_types",
     "hist_timestamps",
     "hist_event_ids",
     "hist_len",
@@ -129,7 +132,7 @@ class AppendResult:
     appended: int  # behaviours that entered a sequence
     duplicates: int  # already in the user's stored window (replays)
     too_old: int  # older than a full window: the offline rebuild drops them too
-    not_behaviour: int  # impressions without a click, purchases
+    not_behaviour: int  # impressions without a click
     users: int  # sequences written
 
 
@@ -170,6 +173,11 @@ def _stored(
         # Rows written before event ids were kept have none: treat them as unknown ids.
         if len(arrays["hist_event_ids"]) != len(arrays["hist_item_ids"]):
             arrays["hist_event_ids"] = [-1] * len(arrays["hist_item_ids"])
+        # Rows written before behaviour types were kept held clicks only.
+        if len(arrays["hist_behaviour_types"]) != len(arrays["hist_item_ids"]):
+            arrays["hist_behaviour_types"] = [BEHAVIOUR_TYPES["click"]] * len(
+                arrays["hist_item_ids"]
+            )
         out[user] = (stamp, arrays)
     return out
 
@@ -204,10 +212,10 @@ def append_events(
     from feast.data_source import PushMode
 
     _check_batch(events)
-    clicks = events[(events["event_type"] == "impression") & (events["clicked"] == 1)]
-    behaviour = clicks.drop_duplicates("event_id")
-    received, ignored = len(events), len(events) - len(clicks)
-    duplicates = len(clicks) - len(behaviour)  # repeated within the batch
+    steps = behaviours(events)
+    behaviour = steps.drop_duplicates("event_id")
+    received, ignored = len(events), len(events) - len(steps)
+    duplicates = len(steps) - len(behaviour)  # repeated within the batch
     if behaviour.empty:
         return AppendResult(received, 0, duplicates, 0, ignored, 0)
     micros = epoch_micros(behaviour["event_timestamp"])
@@ -217,6 +225,7 @@ def append_events(
             "item_id": behaviour["item_id"].to_numpy(np.int64),
             "ts": micros,
             "event_id": behaviour["event_id"].to_numpy(np.int64),
+            "kind": behaviour["behaviour_type"].to_numpy(np.int64),
         }
     )
     users = sorted(int(u) for u in new["user_id"].unique())
@@ -239,12 +248,17 @@ def append_events(
                         old["hist_event_ids"],
                         old["hist_item_ids"],
                         old["hist_category_ids"],
+                        old["hist_behaviour_types"],
                         strict=True,
                     ),
                     *(
-                        (int(t), int(e), int(i), categories.get(int(i), 0))
-                        for t, e, i in zip(
-                            fresh["ts"], fresh["event_id"], fresh["item_id"], strict=True
+                        (int(t), int(e), int(i), categories.get(int(i), 0), int(k))
+                        for t, e, i, k in zip(
+                            fresh["ts"],
+                            fresh["event_id"],
+                            fresh["item_id"],
+                            fresh["kind"],
+                            strict=True,
                         )
                     ),
                 ],
@@ -269,6 +283,7 @@ def append_events(
                     "hist_event_ids": [s[1] for s in kept],
                     "hist_item_ids": [s[2] for s in kept],
                     "hist_category_ids": [s[3] for s in kept],
+                    "hist_behaviour_types": [s[4] for s in kept],
                     "hist_len": len(kept),
                 }
             )

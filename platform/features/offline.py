@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from recplat.events.schema import ITEM_COLUMNS, USER_COLUMNS
+from recplat.events.schema import BEHAVIOUR_TYPES, ITEM_COLUMNS, USER_COLUMNS
 
 
 def utc_times(timestamps: pd.Series) -> pd.Series:
@@ -44,15 +44,25 @@ def item_attributes_table(items: pd.DataFrame) -> pd.DataFrame:
 
 
 def behaviours(events: pd.DataFrame) -> pd.DataFrame:
-    """The behaviour stream that feeds sequences: clicked impressions, in time order."""
-    clicks = events[(events["event_type"] == "impression") & (events["clicked"] == 1)]
-    return clicks.sort_values(["user_id", "event_timestamp", "event_id"], kind="stable")
+    """The behaviour stream that feeds sequences, per user in (time, event id) order.
+
+    Clicked impressions are clicks, purchase rows purchases; the code of each
+    (`BEHAVIOUR_TYPES`) is in `behaviour_type`. Unclicked impressions are no behaviour.
+    """
+    clicks = (events["event_type"] == "impression") & (events["clicked"] == 1)
+    purchases = events["event_type"] == "purchase"
+    kept = events[clicks | purchases].assign(
+        behaviour_type=np.where(
+            purchases[clicks | purchases], BEHAVIOUR_TYPES["purchase"], BEHAVIOUR_TYPES["click"]
+        ).astype(np.int64)
+    )
+    return kept.sort_values(["user_id", "event_timestamp", "event_id"], kind="stable")
 
 
 def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: int) -> pd.DataFrame:
     """One snapshot of each user's last `max_len` behaviours per behaviour time.
 
-    Clicks that share a timestamp (one request) land in one snapshot, so
+    Behaviours that share a timestamp (one request) land in one snapshot, so
     (user_id, event_timestamp) is unique. Arrays run oldest -> newest.
 
     Args:
@@ -62,21 +72,23 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
 
     Returns:
         Frame with user_id, event_timestamp, hist_item_ids, hist_category_ids,
-        hist_timestamps (epoch microseconds, UTC), hist_len and hist_event_ids.
+        hist_behaviour_types (`BEHAVIOUR_TYPES` codes), hist_timestamps (epoch
+        microseconds, UTC), hist_len and hist_event_ids.
     """
     if max_len < 1:
         raise ValueError("max_len must be >= 1")
-    clicks = behaviours(events)
+    steps = behaviours(events)
     category = pd.Series(items["category_id"].to_numpy(), index=items["item_id"].to_numpy())
-    user = clicks["user_id"].to_numpy()
-    item = clicks["item_id"].to_numpy(dtype=np.int64)
+    user = steps["user_id"].to_numpy()
+    item = steps["item_id"].to_numpy(dtype=np.int64)
     cat = category.reindex(item).fillna(0).to_numpy(dtype=np.int64)
-    ts = clicks["event_timestamp"].to_numpy()
-    micros = epoch_micros(clicks["event_timestamp"])
-    event_ids = clicks["event_id"].to_numpy(dtype=np.int64)
+    ts = steps["event_timestamp"].to_numpy()
+    micros = epoch_micros(steps["event_timestamp"])
+    event_ids = steps["event_id"].to_numpy(dtype=np.int64)
+    kinds = steps["behaviour_type"].to_numpy(dtype=np.int64)
 
-    # A snapshot closes at the last click of each (user, timestamp) group.
-    n = len(clicks)
+    # A snapshot closes at the last behaviour of each (user, timestamp) group.
+    n = len(steps)
     closes = np.ones(n, dtype=bool)
     if n > 1:
         closes[:-1] = (user[1:] != user[:-1]) | (ts[1:] != ts[:-1])
@@ -91,14 +103,16 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
     lows = np.maximum(starts[ends], ends + 1 - max_len)
     hist_items = [item[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     hist_cats = [cat[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
+    hist_kinds = [kinds[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     hist_ts = [micros[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     hist_events = [event_ids[lo : hi + 1].tolist() for lo, hi in zip(lows, ends, strict=True)]
     return pd.DataFrame(
         {
             "user_id": user[ends].astype(np.int64),
-            "event_timestamp": clicks["event_timestamp"].to_numpy()[ends],
+            "event_timestamp": steps["event_timestamp"].to_numpy()[ends],
             "hist_item_ids": hist_items,
             "hist_category_ids": hist_cats,
+            "hist_behaviour_types": hist_kinds,
             "hist_timestamps": hist_ts,
             "hist_len": (ends + 1 - lows).astype(np.int64),
             "hist_event_ids": hist_events,

@@ -181,6 +181,16 @@ def last(flat: Flat) -> np.ndarray:
     return out
 
 
+def outside(allowed: Collection[int]) -> Measure:
+    """Values (padding 0 included) that are not in `allowed`: for codes, which are never 0."""
+    codes = np.fromiter(allowed, dtype=np.int64)
+
+    def measure(flat: Flat) -> np.ndarray:
+        return flat.per_row_sum((~np.isin(flat.values, codes)).astype(np.float64))
+
+    return measure
+
+
 def unknown_ids(known: Collection[int] | None) -> Measure:
     """Ids (other than padding 0) that are not in `known`; None knows everything."""
     ids = None if known is None else np.fromiter(known, dtype=np.int64)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from recplat.events.schema import EVENT_COLUMNS, EVENT_DEVICES, EVENT_TYPES
+from recplat.events.schema import BEHAVIOUR_TYPES, EVENT_COLUMNS, EVENT_DEVICES, EVENT_TYPES
 from recplat.quality import lists
 from recplat.quality.thresholds import THRESHOLDS, DriftTolerance
 
@@ -362,6 +362,7 @@ def user_sequence_suite(
         "event_timestamp": TIMESTAMP,
         "hist_item_ids": LIST,
         "hist_category_ids": LIST,
+        "hist_behaviour_types": LIST,
         "hist_timestamps": LIST,
         "hist_len": INT,
         "hist_event_ids": LIST,
@@ -378,6 +379,9 @@ def user_sequence_suite(
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="cats_len"),
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="ts_len"),
             gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="events_len"),
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="items_len", column_B="types_len"),
+            # Every step is a click or a purchase (no padding, no unknown code).
+            gxe.ExpectColumnValuesToBeInSet(column="unknown_types", value_set=[0]),
             gxe.ExpectColumnValuesToBeInSet(column="inner_padding", value_set=[0]),
             gxe.ExpectColumnValuesToBeInSet(column="unknown_items", value_set=[0]),
             gxe.ExpectColumnValuesToBeInSet(column="unsorted_steps", value_set=[0]),
@@ -393,12 +397,16 @@ def user_sequence_suite(
     return SuiteSpec(
         dataset="user_sequence",
         name="user_sequence",
-        version=3,
+        version=4,
         schema=schema,
         build=build,
         derived={
             **_sequence_derived(known_items),
             "events_len": _per_list("hist_event_ids", lists.length),
+            "types_len": _per_list("hist_behaviour_types", lists.length),
+            "unknown_types": _per_list(
+                "hist_behaviour_types", lists.outside(BEHAVIOUR_TYPES.values())
+            ),
             "event_epoch_s": _epoch_s("event_timestamp"),
         },
         drift=THRESHOLDS.user_sequence.drift,

@@ -265,7 +265,7 @@ def test_a_file_that_is_not_parquet(store: Store, tmp_path: Path) -> None:
 
 def _sequences(store: Store) -> pd.DataFrame:
     table = read_parquet(store.settings.offline_dir / "user_sequence.parquet")
-    for column in ("hist_item_ids", "hist_category_ids", "hist_timestamps"):
+    for column in ("hist_item_ids", "hist_category_ids", "hist_behaviour_types", "hist_timestamps"):
         table[column] = table[column].map(list)
     return table
 
@@ -284,6 +284,21 @@ def test_unknown_item_ids_inside_sequences(store: Store) -> None:
             settings=store.settings, gate=store.ctx.gate, tables={"user_sequence": table}
         ),
         "expect_column_values_to_be_in_set:unknown_items",
+    )
+    assert error.report.failures[0].unexpected_count == 1
+
+
+def test_unknown_behaviour_type_inside_a_sequence(store: Store) -> None:
+    table = _sequences(store)
+    row = _longest(table)
+    kinds = get_cell(table, row, "hist_behaviour_types")
+    set_cell(table, row, "hist_behaviour_types", [*kinds[:-1], 7])  # neither click nor purchase
+    error = _rejected(
+        store,
+        lambda: publish_tables(
+            settings=store.settings, gate=store.ctx.gate, tables={"user_sequence": table}
+        ),
+        "expect_column_values_to_be_in_set:unknown_types",
     )
     assert error.report.failures[0].unexpected_count == 1
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from recplat.events.synthetic import SyntheticData
 from recplat.features.append import SEQUENCE_FIELDS, _stored, append_events
-from recplat.features.offline import sequence_snapshots
+from recplat.features.offline import behaviours, sequence_snapshots
 from recplat.features.repo import apply_repo, open_store
 
 from tests.conftest import make_settings
@@ -110,8 +110,9 @@ def test_online_appends_equal_the_offline_rebuild_at_every_step(
                 else {f: [] for f in SEQUENCE_FIELDS if f != "hist_len"}
             )
             assert online[user] == want, f"user {user} after batch {step}"
-    clicks = events[(events["event_type"] == "impression") & (events["clicked"] == 1)]
-    assert total + too_old == len(clicks) and total > too_old
+    assert total + too_old == len(behaviours(events)) and total > too_old
+    # Purchases travel as typed behaviours, not only clicks.
+    assert any(2 in arrays["hist_behaviour_types"] for arrays in online.values())
 
     # A replayed batch changes nothing: ids in the window are duplicates, the rest too old.
     before = _online(store, users)

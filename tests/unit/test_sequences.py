@@ -32,6 +32,7 @@ def test_snapshots_hold_behaviour_up_to_their_time() -> None:
     assert user1["hist_item_ids"].tolist() == [[5], [5, 7], [5, 7, 8]]
     assert user1["hist_category_ids"].tolist() == [[3], [3, 2], [3, 2, 3]]
     assert user1["hist_len"].tolist() == [1, 2, 3]
+    assert user1["hist_behaviour_types"].tolist() == [[1], [1, 1], [1, 1, 1]]
     assert user1["hist_event_ids"].tolist() == [[1], [1, 3], [1, 3, 5]]
     t0_us = int(T0.timestamp() * 1_000_000)
     minute = 60_000_000
@@ -70,7 +71,20 @@ def test_no_clicks_no_snapshots() -> None:
         "event_timestamp",
         "hist_item_ids",
         "hist_category_ids",
+        "hist_behaviour_types",
         "hist_timestamps",
         "hist_len",
         "hist_event_ids",
     ]
+
+
+def test_purchases_are_typed_behaviours_beside_clicks() -> None:
+    events = _events([(1, 5, 0, 1), (1, 6, 1, 0), (1, 7, 2, 1)])
+    # The click on item 5 turns into a purchase at minute 1; item 6 is only seen.
+    purchase = events.iloc[[0]].assign(
+        event_id=9, event_type="purchase", event_timestamp=T0 + pd.Timedelta(minutes=1)
+    )
+    snaps = sequence_snapshots(events=pd.concat([events, purchase]), items=ITEMS, max_len=10)
+    assert snaps["hist_item_ids"].iloc[-1] == [5, 5, 7]
+    assert snaps["hist_behaviour_types"].tolist() == [[1], [1, 2], [1, 2, 1]]
+    assert snaps["hist_event_ids"].iloc[-1] == [1, 9, 3]
