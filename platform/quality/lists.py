@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from recplat.arrow_lists import flat_lists, is_arrow_list
 
 
 class ListTypeError(ValueError):
@@ -67,6 +68,16 @@ def flatten(series: pd.Series, *, column: str) -> Flat:
     Raises:
         ListTypeError: A value is neither null nor a list, or holds a non-integer.
     """
+    if is_arrow_list(series):  # the vectorized join's columns: offsets and values as they are
+        present = ~series.isna().to_numpy()
+        offsets, flat = flat_lists(series)
+        lengths = np.diff(offsets)
+        return Flat(
+            values=flat.astype(np.int64, copy=False),
+            lengths=lengths,
+            present=present,
+            row=np.repeat(np.arange(len(lengths)), lengths),
+        )
     values = series.to_numpy(dtype=object)
     fast = _flatten_clean(values)
     if fast is not None:

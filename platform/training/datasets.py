@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from recplat.arrow_lists import flat_lists, is_arrow_list, list_lengths, pad_flat
 from recplat.events.schema import device_index
+from recplat.features.point_in_time import UnsupportedServiceError, historical_frame
 from recplat.features.repo import quiet_library_warnings
 from recplat.models.layers import CONTEXT_FIELDS, Vocab
 
@@ -52,10 +55,16 @@ def historical_features(
 
     Users with no earlier behaviour get empty sequences; unknown items get
     category 0 (int columns come back as float when a value is missing).
+    Services over file-backed views join in `recplat.features.point_in_time`
+    (list features stay Arrow lists); others, e.g. with on-demand views, in Feast.
     """
-    service = store.get_feature_service(feature_service)
-    with quiet_library_warnings():
-        frame = store.get_historical_features(entity_df=entities, features=service).to_df()
+    try:
+        # recplat's vectorized join over the same Parquet tables (equal by test).
+        frame = historical_frame(store=store, entities=entities, feature_service=feature_service)
+    except UnsupportedServiceError:
+        service = store.get_feature_service(feature_service)
+        with quiet_library_warnings():
+            frame = store.get_historical_features(entity_df=entities, features=service).to_df()
     frame = frame.sort_values("event_id", kind="stable").reset_index(drop=True)
     return fill_missing(frame)
 
@@ -66,14 +75,26 @@ def fill_missing(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column]).fillna(-1).astype(np.int64)
     frame["category_id"] = pd.to_numeric(frame["category_id"]).fillna(0).astype(np.int64)
     for column in SEQUENCE_FEATURES:
-        if column in frame:  # timestamps are for checks; a frame without them still encodes
+        if column not in frame:  # timestamps are for checks; a frame without them still encodes
+            continue
+        if is_arrow_list(frame[column]):
+            offsets, values = flat_lists(frame[column])  # nulls become empty lists
+            lists = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+            frame[column] = pd.Series(pd.arrays.ArrowExtensionArray(lists), index=frame.index)
+        else:
             frame[column] = frame[column].map(lambda v: [] if v is None else [int(x) for x in v])
-    frame["hist_len"] = frame["hist_item_ids"].map(len).astype(np.int64)
+    if is_arrow_list(frame["hist_item_ids"]):
+        frame["hist_len"] = list_lengths(frame["hist_item_ids"])
+    else:
+        frame["hist_len"] = frame["hist_item_ids"].map(len).astype(np.int64)
     return frame
 
 
 def pad_sequences(sequences: Any, max_len: int) -> np.ndarray:
     """Left-pad (oldest first, newest last) and truncate to the newest `max_len`."""
+    if isinstance(sequences, pd.Series) and is_arrow_list(sequences):
+        offsets, values = flat_lists(sequences)
+        return pad_flat(offsets, values, max_len)
     out = np.zeros((len(sequences), max_len), dtype=np.int64)
     for row, seq in enumerate(sequences):
         tail = list(seq)[-max_len:]

@@ -132,6 +132,7 @@ def test_online_read_back_catches_a_corrupted_sequence(pipeline: Pipeline) -> No
         features=[
             "user_sequence:hist_item_ids",
             "user_sequence:hist_category_ids",
+            "user_sequence:hist_behaviour_types",
             "user_sequence:hist_timestamps",
             "user_sequence:hist_len",
             "user_sequence:hist_event_ids",
