@@ -143,7 +143,7 @@ def prepare_training_data(
     feature_service: str = FEATURE_SERVICE,
     allow: Sequence[str] = (),
 ) -> TrainingData:
-    """Join features point-in-time through Feast, gate the result, split by time.
+    """Join the service's features point-in-time, gate the result, split by time.
 
     Raises:
         DataQualityError: The training set failed its suite; nothing trains.
