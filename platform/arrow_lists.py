@@ -36,7 +36,13 @@ def _arrow_lists(series: pd.Series) -> pa.Array:
 
 def flat_lists(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, values) of an Arrow list column, nulls as empty lists."""
-    lists = _arrow_lists(series)
+    return flat_arrays(_arrow_lists(series))
+
+
+def flat_arrays(lists: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets from 0, values) of an Arrow list array, nulls as empty lists."""
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
     if lists.null_count:
         lists = pc.if_else(
             pc.is_null(lists), pa.scalar([], type=lists.type), lists

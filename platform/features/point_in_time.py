@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from recplat.arrow_lists import flat_arrays
 from recplat.features.offline import epoch_micros
 
 if TYPE_CHECKING:
@@ -123,11 +124,7 @@ def asof_rows(
 
 def take_lists(column: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> pa.ListArray:
     """Row `rows[i]` of a list column for each i; an empty list where rows[i] is -1."""
-    lists = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if lists.offset or lists.null_count:
-        lists = pa.array(lists.to_pylist(), type=lists.type)  # rare: normalise once
-    offsets = lists.offsets.to_numpy().astype(np.int64)
-    values = lists.values.to_numpy(zero_copy_only=False)
+    offsets, values = flat_arrays(column)
     have = rows >= 0
     starts = np.where(have, offsets[np.maximum(rows, 0)], 0)
     lengths = np.where(have, offsets[np.maximum(rows, 0) + 1] - starts, 0)

@@ -274,31 +274,24 @@ def _longest(table: pd.DataFrame) -> int:
     return int(np.argmax(table["hist_len"].to_numpy()))
 
 
-def test_unknown_item_ids_inside_sequences(store: Store) -> None:
+@pytest.mark.parametrize(
+    ("column", "bad", "measure"),
+    [
+        ("hist_item_ids", 999_999, "unknown_items"),  # no such item
+        ("hist_behaviour_types", 7, "unknown_types"),  # neither click nor purchase
+    ],
+    ids=["unknown-item-id", "unknown-behaviour-type"],
+)
+def test_unknown_codes_inside_sequences(store: Store, column: str, bad: int, measure: str) -> None:
     table = _sequences(store)
     row = _longest(table)
-    set_cell(table, row, "hist_item_ids", [*get_cell(table, row, "hist_item_ids")[:-1], 999_999])
+    set_cell(table, row, column, [*get_cell(table, row, column)[:-1], bad])
     error = _rejected(
         store,
         lambda: publish_tables(
             settings=store.settings, gate=store.ctx.gate, tables={"user_sequence": table}
         ),
-        "expect_column_values_to_be_in_set:unknown_items",
-    )
-    assert error.report.failures[0].unexpected_count == 1
-
-
-def test_unknown_behaviour_type_inside_a_sequence(store: Store) -> None:
-    table = _sequences(store)
-    row = _longest(table)
-    kinds = get_cell(table, row, "hist_behaviour_types")
-    set_cell(table, row, "hist_behaviour_types", [*kinds[:-1], 7])  # neither click nor purchase
-    error = _rejected(
-        store,
-        lambda: publish_tables(
-            settings=store.settings, gate=store.ctx.gate, tables={"user_sequence": table}
-        ),
-        "expect_column_values_to_be_in_set:unknown_types",
+        f"expect_column_values_to_be_in_set:{measure}",
     )
     assert error.report.failures[0].unexpected_count == 1
 
