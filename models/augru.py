@@ -11,8 +11,10 @@ cell. `augru_reference` is the specification: a plain loop of cell calls.
 - the loop runs inside one autograd Function with a hand-written backward
   (BPTT), so each step costs a handful of kernels instead of an autograd
   graph of ~25 nodes; the recurrent weight gradient is one matmul at the end;
-- both loops run under TorchScript, time-major, on contiguous rows.
-Tests check outputs and gradients against the reference loop.
+- on CPU both loops are C calls (`native_scan`, compiled on first use),
+  batch-major with one row at a time; elsewhere (GPU, or no C compiler) they
+  run under TorchScript, time-major, on contiguous rows.
+Tests check both paths' outputs and gradients against the reference loop.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 from typing import Any
 
 import torch
+from recplat.models import native_scan
 from torch import nn
 
 
@@ -209,6 +212,24 @@ def run_cell(
     steps = int(lengths.max()) if lengths.numel() else 0
     if steps == 0:
         return x.new_zeros(B, 0, H), x.new_zeros(B, H)
+    library = native_scan.load() if native_scan.supports(x) else None
+    if library is not None:
+        xp = cell.project_inputs(x[:, :steps])  # (B, T', 3H)
+        weights = att[:, :steps] if att is not None else xp.new_ones(B, steps)  # (B, T')
+        states = native_scan.NativeScan.apply(
+            xp, weights, cell.weight_hh, cell.bias_hh, lengths, library
+        )  # (B, T', H)
+    else:
+        states = _sorted_scan(cell, x, lengths, att, steps)
+    final = states[torch.arange(B, device=x.device), (lengths - 1).clamp(min=0)]  # (B, H)
+    return states, final * (lengths > 0).unsqueeze(1)
+
+
+def _sorted_scan(
+    cell: AUGRUCell, x: torch.Tensor, lengths: torch.Tensor, att: torch.Tensor | None, steps: int
+) -> torch.Tensor:
+    """TorchScript path of `run_cell`: rows sorted by length, time-major; states (B, T', H)."""
+    B = x.shape[0]
     order = torch.argsort(lengths, descending=True, stable=True)  # (B,)
     running = (lengths[order].unsqueeze(0) > torch.arange(steps, device=x.device).unsqueeze(1)).sum(
         1
@@ -220,9 +241,7 @@ def run_cell(
         xp.contiguous(), weights.contiguous(), cell.weight_hh, cell.bias_hh, running.tolist()
     )
     restore = torch.argsort(order)  # back to the input order
-    states = states.transpose(0, 1)[restore]  # (B, T', H)
-    final = states[torch.arange(B, device=x.device), (lengths - 1).clamp(min=0)]  # (B, H)
-    return states, final * (lengths > 0).unsqueeze(1)
+    return states.transpose(0, 1)[restore]  # (B, T', H)
 
 
 def augru(

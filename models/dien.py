@@ -1,16 +1,24 @@
 """DIEN: Deep Interest Evolution Network (Zhou et al., 2019).
 
-embeddings -> GRU interest extractor (auxiliary head: does the state at t
-predict behaviour t + 1 better than a sampled negative?) -> attention of each
-interest state to the target item -> AUGRU interest evolution -> final
-interest + profile + target + context -> MLP -> logit.
+embeddings -> GRU interest extractor (auxiliary loss: the state at t scores
+behaviour t + 1 above a sampled negative, by inner product as in the paper)
+-> attention of each interest state to the target item -> AUGRU interest
+evolution -> head -> logit.
+
+The head reads the profile, target and context, the evolved interest (the
+AUGRU's final state), and two more views of the same recurrence, because on
+data with drifting interests *when* a behaviour happened matters:
+- the extractor's final state (the user's interest now) and its elementwise
+  product with the target (the head need not learn that interaction);
+- the behaviours pooled by the attention weights the AUGRU uses (the
+  authors' reference code also feeds pooled behaviours to the head).
 
 Sequences arrive front-padded (B, L). Inside, they are left-aligned (real
-steps first) and cut to the longest real history in the batch. The GRU runs
-on packed sequences; the AUGRU loop, like packing, steps only the rows whose
-history is still running; attention and the auxiliary head see real steps
-only. Padding therefore costs nothing and changes nothing; empty histories
-end in the zero interest state.
+steps first) and cut to the longest real history in the batch. Both
+recurrences step only the rows whose history is still running (as packed
+RNNs do); attention and the auxiliary loss see real steps only. Padding
+therefore costs nothing and changes nothing; empty histories end in the zero
+interest state.
 """
 
 from __future__ import annotations
@@ -31,7 +39,6 @@ class DIENConfig:
     vocab: Vocab
     embed_dim: int = 16
     attention_hidden: tuple[int, ...] = (80, 40)
-    aux_hidden: tuple[int, ...] = (100, 50)
     hidden: tuple[int, ...] = (200, 80)
     activation: Activation = "prelu"
     aux_weight: float = 1.0
@@ -40,7 +47,7 @@ class DIENConfig:
 
 
 class DIENOutput(NamedTuple):
-    """Logits plus the auxiliary head's logits on next vs sampled behaviours.
+    """Logits plus the auxiliary logits on next vs sampled behaviours.
 
     The auxiliary logits cover every (row, t) whose step t + 1 is real: N of
     them, N = sum over rows of max(length - 1, 0).
@@ -51,14 +58,16 @@ class DIENOutput(NamedTuple):
     aux_negative: torch.Tensor  # (N,) state at t vs a sampled behaviour
 
 
-def left_align(seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Move the real (trailing) steps of front-padded (B, L, ...) to the front."""
-    L = seq.shape[1]
-    index = torch.arange(L, device=seq.device).unsqueeze(0) + (L - lengths).unsqueeze(1)  # (B, L)
-    index = index.clamp(max=L - 1)
-    if seq.dim() == 3:
-        index = index.unsqueeze(-1).expand(-1, -1, seq.shape[2])  # (B, L, E)
-    return seq.gather(1, index)
+def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Front-padded ids (B, L) with the real (trailing) steps moved first, 0 after.
+
+    Aligning ids, not embeddings, keeps the gather (and its backward) off the
+    (B, L, E) tensors.
+    """
+    L = ids.shape[1]
+    steps = torch.arange(L, device=ids.device).unsqueeze(0)  # (1, L)
+    index = (steps + (L - lengths).unsqueeze(1)).clamp(max=L - 1)  # (B, L)
+    return ids.gather(1, index) * (steps < lengths.unsqueeze(1))
 
 
 class DIEN(nn.Module):
@@ -75,12 +84,10 @@ class DIEN(nn.Module):
         width = 2 * config.embed_dim  # a behaviour is [item, category]
         self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
         self.extractor = AUGRUCell(width, width)  # run without attention: a GRU
-        # PReLU, not the paper's sigmoid units: those barely move in a few epochs.
-        self.aux_head = mlp(2 * width, config.aux_hidden, activation="prelu")
         self.attention = TargetAttention(width, config.attention_hidden, config.activation)
         self.evolution = AUGRUCell(width, width)
         self.head = mlp(
-            self.embeddings.out_dim + width,
+            self.embeddings.out_dim + 4 * width,
             config.hidden,
             dropout=config.dropout,
             activation=config.activation,
@@ -101,28 +108,36 @@ class DIEN(nn.Module):
         target = self.embeddings.target(batch)  # (B, 2D)
         lengths = (batch["hist_item_ids"] > 0).sum(dim=1)  # (B,)
         T = max(int(lengths.max()), 1) if lengths.numel() else 1
-        history = left_align(self.embeddings.history(batch), lengths)[:, :T]  # (B, T, 2D)
+        items = left_align(batch["hist_item_ids"], lengths)[:, :T]  # (B, T)
+        categories = left_align(batch["hist_category_ids"], lengths)[:, :T]  # (B, T)
+        history = self.embeddings.behaviours(items, categories)  # (B, T, 2D)
         mask = torch.arange(T, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
 
         # Interest extraction: a GRU over the real steps.
-        states, _ = run_cell(self.extractor, history, lengths)  # (B, T', 2D)
+        states, now = run_cell(self.extractor, history, lengths)  # (B, T', 2D), (B, 2D)
         if states.shape[1] < T:  # every history empty
             states = torch.nn.functional.pad(states, (0, 0, 0, T - states.shape[1]))  # (B, T, 2D)
 
         # Interest evolution: attention-weighted update gates.
         scores = self.attention.scores(target, states, mask, fill=-1e9)  # (B, T)
         att = torch.softmax(scores, dim=1) * mask  # (B, T), rows of empty histories are 0
-        interest = augru(self.evolution, states, att, lengths)  # (B, 2D)
+        evolved = augru(self.evolution, states, att, lengths)  # (B, 2D)
+        attended = torch.bmm(att.unsqueeze(1), history).squeeze(
+            1
+        )  # (B, 1, T) x (B, T, 2D) -> (B, 2D)
 
-        x = torch.cat([base, interest], dim=-1)  # (B, (5 + F) * D)
+        x = torch.cat([base, evolved, now, target * now, attended], dim=-1)  # (B, (11 + F) * D)
         logits = self.head(x).squeeze(-1)  # (B,)
         if not return_aux:
             return logits
 
-        negatives = self.embeddings.behaviours(batch["neg_item_ids"], batch["neg_category_ids"])
-        negatives = left_align(negatives, lengths)[:, :T]  # (B, T, 2D)
-        rows, steps = mask[:, 1:].nonzero(as_tuple=True)  # (N,): pairs whose t + 1 is real
-        now = states[rows, steps]  # (N, 2D): interest state after step t
-        positive = self.aux_head(torch.cat([now, history[rows, steps + 1]], dim=-1))  # (N, 1)
-        negative = self.aux_head(torch.cat([now, negatives[rows, steps + 1]], dim=-1))  # (N, 1)
-        return DIENOutput(logits, positive.squeeze(-1), negative.squeeze(-1))
+        negatives = self.embeddings.behaviours(
+            left_align(batch["neg_item_ids"], lengths)[:, :T],
+            left_align(batch["neg_category_ids"], lengths)[:, :T],
+        )  # (B, T, 2D)
+        # Dense over (B, T - 1) (cheaper than gathering pairs), then the real pairs.
+        pairs = mask[:, 1:]  # (B, T - 1): step t + 1 is real
+        before = states[:, :-1]  # (B, T - 1, 2D): interest state after step t
+        positive = (before * history[:, 1:]).sum(-1)[pairs]  # (N,)
+        negative = (before * negatives[:, 1:]).sum(-1)[pairs]  # (N,)
+        return DIENOutput(logits, positive, negative)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from recplat.models import native_scan
 from recplat.models.augru import AUGRUCell, augru, augru_reference, run_cell
+from recplat.models.catalog import build_model, entry
 from recplat.models.dien import DIEN, DIENConfig, DIENOutput, left_align
 from recplat.models.layers import TargetAttention, Vocab
 from recplat.training.engine import auxiliary_loss, predict_logits, train_epoch
@@ -15,6 +21,18 @@ from tests.model.test_models import _batch
 
 pytestmark = pytest.mark.model
 VOCAB = Vocab(users=30, items=50, categories=6)
+
+
+@pytest.fixture(params=["native", "torchscript"])
+def scan_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on the C loops (CPU default) and on the TorchScript ones (GPU, no compiler)."""
+    if request.param == "torchscript":
+        monkeypatch.setattr(native_scan, "load", lambda: None)
+    elif shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler on this machine: only the TorchScript loops run here")
+    else:
+        assert native_scan.load() is not None  # a compiler is here: the C path must build
+    return str(request.param)
 
 
 def _inputs(
@@ -29,7 +47,9 @@ def _inputs(
 
 
 @pytest.mark.parametrize("lengths", [[6, 3, 1], [0, 2, 6], [0, 0, 0], [6, 6, 6]])
-def test_fast_augru_matches_the_reference_loop_in_outputs_and_gradients(lengths: list[int]) -> None:
+def test_fast_augru_matches_the_reference_loop_in_outputs_and_gradients(
+    lengths: list[int], scan_path: str
+) -> None:
     cell = AUGRUCell(4, 5)
     x, att, lengths_t = _inputs(lengths)
     fast = augru(cell, x, att, lengths_t)
@@ -49,15 +69,20 @@ def test_fast_augru_matches_the_reference_loop_in_outputs_and_gradients(lengths:
             assert torch.equal(fast[row], torch.zeros(5))
 
 
-def test_run_cell_states_and_attention_gradients_match_the_reference_loop() -> None:
+@pytest.mark.parametrize("dtype", [torch.double, torch.float])
+def test_run_cell_states_and_attention_gradients_match_the_reference_loop(
+    scan_path: str, dtype: torch.dtype
+) -> None:
     # Every state is used (as DIEN's extractor does) and attention gets a gradient.
+    # Inputs up to +-30 saturate some gates (the C loops clamp before exp).
     torch.manual_seed(0)
-    cell = AUGRUCell(4, 5).double()
+    cell = AUGRUCell(4, 5).to(dtype)
     lengths = torch.tensor([6, 3, 0, 1])
     mask = torch.arange(6).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
-    x = (torch.randn(4, 6, 4, dtype=torch.double) * mask.unsqueeze(-1)).requires_grad_()
-    att = (torch.rand(4, 6, dtype=torch.double) * mask).requires_grad_()
-    weights = torch.randn(4, 6, 5, dtype=torch.double)
+    scale = torch.tensor([1.0, 30.0, 1.0, 3.0], dtype=dtype).view(4, 1, 1)
+    x = (torch.randn(4, 6, 4, dtype=dtype) * scale * mask.unsqueeze(-1)).requires_grad_()
+    att = (torch.rand(4, 6, dtype=dtype) * mask).requires_grad_()
+    weights = torch.randn(4, 6, 5, dtype=dtype)
 
     states, final = run_cell(cell, x, lengths, att)
     h, reference = x.new_zeros(4, 5), []
@@ -67,6 +92,7 @@ def test_run_cell_states_and_attention_gradients_match_the_reference_loop() -> N
     expected = torch.stack(reference, dim=1)  # (B, T, H), zero on padding
     torch.testing.assert_close(states, expected)
     torch.testing.assert_close(final, h)
+    assert states.requires_grad
 
     inputs = [x, att, *cell.parameters()]
     got = torch.autograd.grad((states * weights).sum() + 0.3 * final.sum(), inputs)
@@ -75,6 +101,25 @@ def test_run_cell_states_and_attention_gradients_match_the_reference_loop() -> N
     torch.testing.assert_close(got[1][mask], want[1][mask])  # padded attention is masked anyway
     for g, w in zip(got[2:], want[2:], strict=True):
         torch.testing.assert_close(g, w)
+
+
+def test_native_scan_can_be_switched_off_and_falls_back_when_it_cannot_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(native_scan, "_loaded", {})  # forget this process's build
+    monkeypatch.setenv("RECPLAT_NATIVE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RECPLAT_NATIVE_SCAN", "0")
+    assert native_scan.load() is None
+    monkeypatch.delenv("RECPLAT_NATIVE_SCAN")
+    monkeypatch.setenv("CC", "false")  # a compiler that always fails
+    with caplog.at_level(logging.WARNING, logger=native_scan.__name__):
+        assert native_scan.load() is None
+    assert "TorchScript" in caplog.text
+    assert not list((tmp_path / "cache").glob("*.so"))  # nothing half-built is left to load
+    # DIEN still runs, on the TorchScript loops.
+    cell = AUGRUCell(4, 5)
+    x, att, lengths = _inputs([6, 3, 1])
+    torch.testing.assert_close(augru(cell, x, att, lengths), augru_reference(cell, x, att))
 
 
 def test_augru_input_and_hidden_paths_have_their_own_biases() -> None:
@@ -100,8 +145,7 @@ def test_augru_input_and_hidden_paths_have_their_own_biases() -> None:
 def test_left_align_moves_real_steps_first() -> None:
     seq = torch.tensor([[0, 0, 7, 8], [0, 0, 0, 0], [1, 2, 3, 4]])
     lengths = (seq > 0).sum(1)
-    assert left_align(seq, lengths)[:, :2].tolist() == [[7, 8], [0, 0], [1, 2]]
-    assert left_align(seq, lengths)[2].tolist() == [1, 2, 3, 4]
+    assert left_align(seq, lengths).tolist() == [[7, 8, 0, 0], [0, 0, 0, 0], [1, 2, 3, 4]]
 
 
 def _model(seed: int = 0) -> DIEN:
@@ -141,6 +185,21 @@ def test_extra_front_padding_and_padding_embeddings_change_nothing() -> None:
     model.embeddings.item.weight.data[0].normal_()
     model.embeddings.category.weight.data[0].normal_()
     torch.testing.assert_close(model(padded), before)
+
+
+def test_dien_reads_the_order_of_behaviours_where_din_does_not() -> None:
+    # Drifting interests make *when* matter: reversing a history must move DIEN's
+    # score (recurrences), while DIN's attention pooling is order-blind.
+    batch = _batch()
+    reversed_ = dict(batch)
+    for key in ("hist_item_ids", "hist_category_ids"):
+        seq = batch[key].clone()
+        seq[2:] = seq[2:].flip(1)  # rows 2.. are full histories
+        reversed_[key] = seq
+    dien = _model().eval()
+    assert not torch.allclose(dien(batch)[2:], dien(reversed_)[2:])
+    din = build_model("din", entry("din").config(vocab=VOCAB, embed_dim=8)).eval()
+    torch.testing.assert_close(din(batch), din(reversed_))
 
 
 def test_aux_output_shapes_and_mask() -> None:

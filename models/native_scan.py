@@ -1,0 +1,281 @@
+"""The AUGRU scan's two loops in C, compiled on first use, for CPU tensors.
+
+On CPU a recurrent step is a few hundred multiply-adds per row, so the
+TorchScript loops in `augru` spend most of their time dispatching ~15 small
+kernels per step, forward and backward. Here each loop is one C call over
+raw buffers: same layout, same equations, same saved tensors.
+
+The source is compiled with the system C compiler (`cc`, or `$CC`) into a
+cache folder keyed by the source's hash (`$RECPLAT_NATIVE_CACHE`, default
+`~/.cache/recplat/native`) and loaded with ctypes: no torch headers, no
+build step at install time. Where no compiler works, or
+`RECPLAT_NATIVE_SCAN=0`, `load()` returns None and callers keep the
+TorchScript loops (also the path for GPU tensors).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+# One body for float and double: REAL and SUF are substituted below.
+_BODY = r"""
+/* Inputs are clamped so EXP never overflows: the file is built with -ffast-math
+   (vectorised EXP), which assumes finite values. sigmoid(+-40) is 1 or 0 in float. */
+static inline REAL clamp_SUF(REAL z) {
+    return z < (REAL)-40 ? (REAL)-40 : (z > (REAL)40 ? (REAL)40 : z);
+}
+static inline REAL sig_SUF(REAL z) { return (REAL)1 / ((REAL)1 + EXP(-clamp_SUF(z))); }
+
+/* Forward recurrence, batch-major: xp (B,T,3H) projected inputs, att (B,T),
+   lengths (B,), whh_t the transposed recurrent weight (H,3H). Rows are
+   independent, so each runs its own steps. Outputs are zero-initialised. */
+void scan_forward_SUF(const REAL *xp, const REAL *att, const int64_t *lengths,
+                      REAL *states, REAL *gates, REAL *cand, REAL *ghn,
+                      int64_t B, int64_t T, int64_t H, const REAL *whh_t, const REAL *bhh) {
+    int64_t H3 = 3 * H;
+    REAL gh[H3];
+    for (int64_t i = 0; i < B; i++) {
+        for (int64_t t = 0; t < lengths[i]; t++) {
+            int64_t at = i * T + t;
+            const REAL *prev = t ? states + (at - 1) * H : 0;
+            const REAL *x = xp + at * H3;
+            for (int64_t j = 0; j < H3; j++) gh[j] = bhh[j];
+            if (prev) {
+                for (int64_t k = 0; k < H; k++) {
+                    REAL p = prev[k];
+                    const REAL *w = whh_t + k * H3;
+                    for (int64_t j = 0; j < H3; j++) gh[j] += w[j] * p;
+                }
+            }
+            REAL a = att[at];
+            REAL *g = gates + at * 2 * H;
+            REAL *c = cand + at * H;
+            REAL *gn = ghn + at * H;
+            REAL *h = states + at * H;
+            #pragma omp simd
+            for (int64_t j = 0; j < 2 * H; j++) g[j] = sig_SUF(x[j] + gh[j]);
+            #pragma omp simd
+            for (int64_t j = 0; j < H; j++) {
+                REAL z = x[2 * H + j] + g[j] * gh[2 * H + j];
+                c[j] = (REAL)1 - (REAL)2 / (EXP((REAL)2 * clamp_SUF(z)) + (REAL)1);  /* tanh */
+                gn[j] = gh[2 * H + j];
+                REAL hp = prev ? prev[j] : (REAL)0;
+                h[j] = hp + g[H + j] * a * (c[j] - hp);
+            }
+        }
+    }
+}
+
+/* Backpropagation through time for scan_forward (same layout); whh is (3H,H).
+   Fills grad_xp (B,T,3H), which is also the hidden path's gradient except for
+   the candidate block (d_n * reset there), grad_gh (B,T,3H) and grad_att (B,T). */
+void scan_backward_SUF(const REAL *grad_states, const REAL *att, const int64_t *lengths,
+                       const REAL *states, const REAL *gates, const REAL *cand, const REAL *ghn,
+                       REAL *grad_xp, REAL *grad_gh, REAL *grad_att,
+                       int64_t B, int64_t T, int64_t H, const REAL *whh) {
+    int64_t H3 = 3 * H;
+    REAL carry[H], g[H];
+    for (int64_t i = 0; i < B; i++) {
+        for (int64_t k = 0; k < H; k++) carry[k] = 0;
+        for (int64_t t = lengths[i] - 1; t >= 0; t--) {
+            int64_t at = i * T + t;
+            const REAL *prev = t ? states + (at - 1) * H : 0;
+            const REAL *r = gates + at * 2 * H;
+            const REAL *u = r + H;
+            const REAL *c = cand + at * H;
+            const REAL *gn = ghn + at * H;
+            const REAL *gs = grad_states + at * H;
+            REAL a = att[at];
+            REAL *dx = grad_xp + at * H3;
+            REAL *dg = grad_gh + at * H3;
+            REAL ga = 0;
+            #pragma omp simd reduction(+:ga)
+            for (int64_t j = 0; j < H; j++) {
+                REAL hp = prev ? prev[j] : (REAL)0;
+                REAL gj = carry[j] + gs[j];
+                REAL diff = c[j] - hp;
+                REAL upd = u[j] * a;
+                ga += gj * u[j] * diff;
+                REAL dn = gj * upd * ((REAL)1 - c[j] * c[j]);
+                REAL dr = dn * gn[j] * r[j] * ((REAL)1 - r[j]);
+                REAL du = gj * diff * upd * ((REAL)1 - u[j]);
+                dx[j] = dr;
+                dx[H + j] = du;
+                dx[2 * H + j] = dn;
+                dg[j] = dr;
+                dg[H + j] = du;
+                dg[2 * H + j] = dn * r[j];
+                g[j] = gj * ((REAL)1 - upd);
+            }
+            grad_att[at] = ga;
+            /* carry = g * (1 - update) + dgh @ whh */
+            for (int64_t k = 0; k < H; k++) carry[k] = g[k];
+            for (int64_t j = 0; j < H3; j++) {
+                REAL d = dg[j];
+                const REAL *w = whh + j * H;
+                for (int64_t k = 0; k < H; k++) carry[k] += d * w[k];
+            }
+        }
+    }
+}
+"""
+
+_SOURCE = "#include <math.h>\n#include <stdint.h>\n" + "".join(
+    _BODY.replace("REAL", real).replace("SUF", suffix).replace("EXP", exp)
+    for real, suffix, exp in (("float", "f32", "expf"), ("double", "f64", "exp"))
+)
+# -ffast-math lets the compiler call glibc's vector EXP; it is given to the
+# compile step only: linking a shared library with it (GCC < 13) would add
+# crtfastmath, which flushes denormals to zero for the whole process.
+_COMPILE = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC", "-std=c99"]
+
+_lock = threading.Lock()
+_loaded: dict[str, ctypes.CDLL | None] = {}
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("RECPLAT_NATIVE_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "recplat" / "native"
+
+
+def _cpu_features() -> str:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor()
+    return next((line for line in info.splitlines() if line.startswith(("flags", "Features"))), "")
+
+
+def _compile(target: Path) -> bool:
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        log.info("no C compiler found; DIEN's scan keeps its TorchScript loops")
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        source = Path(tmp) / "scan.c"
+        source.write_text(_SOURCE)
+        obj, built = Path(tmp) / "scan.o", Path(tmp) / target.name
+        for command in (
+            [compiler, *_COMPILE, "-c", str(source), "-o", str(obj)],
+            [compiler, "-shared", str(obj), "-o", str(built), "-lm"],
+        ):
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                log.warning("building the native scan failed; using TorchScript:\n%s", done.stderr)
+                return False
+        os.replace(built, target)  # atomic: concurrent workers never load half a file
+    return True
+
+
+def load() -> ctypes.CDLL | None:
+    """The compiled scan library, building it on first use; None where unavailable."""
+    if os.environ.get("RECPLAT_NATIVE_SCAN", "1") == "0":
+        return None
+    # -march=native: the key includes this CPU's features, so a cache folder
+    # shared by different machines never hands one a library it cannot run.
+    recipe = _SOURCE + " ".join(_COMPILE) + _cpu_features()
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    key = f"scan-{platform.machine()}-{digest}"
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        target = _cache_dir() / f"{key}.so"
+        library: ctypes.CDLL | None = None
+        try:
+            if target.exists() or _compile(target):
+                library = ctypes.CDLL(str(target))
+        except OSError as error:  # unwritable cache, unloadable file
+            log.warning("native scan unavailable (%s); using TorchScript", error)
+        _loaded[key] = library
+        return library
+
+
+def _ptr(tensor: torch.Tensor) -> ctypes.c_void_p:
+    return ctypes.c_void_p(tensor.data_ptr())
+
+
+def supports(tensor: torch.Tensor) -> bool:
+    """Whether the C loops can run on `tensor` (CPU, float32 or float64)."""
+    return tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+
+
+def _suffix(tensor: torch.Tensor) -> str:
+    return "f32" if tensor.dtype == torch.float32 else "f64"
+
+
+def _call(function: Any, arguments: list[torch.Tensor | ctypes.c_int64]) -> None:
+    """Call a C loop: tensors go as pointers to their (contiguous) data."""
+    for value in arguments:
+        if isinstance(value, torch.Tensor) and not value.is_contiguous():
+            raise ValueError("the native scan reads raw buffers: tensors must be contiguous")
+    function(*(_ptr(v) if isinstance(v, torch.Tensor) else v for v in arguments))
+
+
+class NativeScan(torch.autograd.Function):
+    """The recurrence as one autograd node whose two loops are C calls.
+
+    Batch-major (no sorting or transposes): xp (B, T, 3H) projected inputs,
+    att (B, T) attention (ones for a plain GRU), lengths (B,) real steps per
+    row. Returns the states after every step (B, T, H), zero past each length.
+    """
+
+    @staticmethod
+    def forward(  # noqa: PLR0917
+        ctx: Any,
+        xp: torch.Tensor,
+        att: torch.Tensor,
+        weight_hh: torch.Tensor,
+        bias_hh: torch.Tensor,
+        lengths: torch.Tensor,
+        library: ctypes.CDLL,
+    ) -> torch.Tensor:
+        B, T, H3 = xp.shape
+        H = H3 // 3
+        xp, att = xp.contiguous(), att.to(xp.dtype).contiguous()
+        lengths = lengths.to(torch.int64).contiguous()
+        whh_t = weight_hh.detach().t().contiguous()  # (H, 3H): the inner loop runs along 3H
+        states = xp.new_zeros(B, T, H)  # stays zero past each length
+        # Read back only at real steps: no need to clear them.
+        gates, candidates, gh_new = (xp.new_empty(B, T, n * H) for n in (2, 1, 1))
+        sizes = [ctypes.c_int64(n) for n in (B, T, H)]
+        _call(
+            getattr(library, f"scan_forward_{_suffix(xp)}"),
+            [xp, att, lengths, states, gates, candidates, gh_new, *sizes, whh_t, bias_hh.detach()],
+        )
+        ctx.library = library
+        ctx.save_for_backward(att, weight_hh, lengths, states, gates, candidates, gh_new)
+        return states
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad_states: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, None, None]:
+        att, weight_hh, lengths, states, gates, candidates, gh_new = ctx.saved_tensors
+        B, T, H = states.shape
+        grad_states = grad_states.to(states.dtype).contiguous()
+        grad_xp, grad_gh = states.new_zeros(B, T, 3 * H), states.new_zeros(B, T, 3 * H)
+        grad_att = states.new_zeros(B, T)
+        sizes = [ctypes.c_int64(n) for n in (B, T, H)]
+        inputs = [grad_states, att, lengths, states, gates, candidates, gh_new]
+        _call(
+            getattr(ctx.library, f"scan_backward_{_suffix(states)}"),
+            [*inputs, grad_xp, grad_gh, grad_att, *sizes, weight_hh.detach()],
+        )
+        previous = torch.nn.functional.pad(states[:, :-1], (0, 0, 1, 0))  # (B, T, H): state before
+        grad_weight = grad_gh.reshape(-1, 3 * H).t() @ previous.reshape(-1, H)  # (3H, H)
+        return grad_xp, grad_att, grad_weight, grad_gh.sum(dim=(0, 1)), None, None
