@@ -5,6 +5,7 @@ point-in-time training set through Feast, and trains every model in process
 with the same loop as the Ray Train workers.
 
     .venv/bin/python benchmarks/model_quality.py [--seeds 7 8 9] [--epochs 6]
+    .venv/bin/python benchmarks/model_quality.py --users 1000 --impressions 200000   # longer histories
 
 Writes benchmarks/results/model_quality.json.
 """
@@ -36,15 +37,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--impressions", type=int, default=120_000)
+    parser.add_argument(
+        "--users", type=int, default=2000, help="fewer users, more impressions: longer histories"
+    )
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/model_quality.json"))
     args = parser.parse_args()
 
     runs: dict[str, list[dict[str, float]]] = {"popularity": []}
+    history_lengths: list[float] = []
     for seed in args.seeds:
+        config = GeneratorConfig(impressions=args.impressions, users=args.users, seed=seed)
         with scratch_settings() as settings:
-            data = training_data(settings, GeneratorConfig(impressions=args.impressions, seed=seed))
+            data = training_data(settings, config)
         test = data.arrays["test"]
+        history_lengths.append(float((test["hist_item_ids"] > 0).sum(axis=1).mean()))
         pop = popularity_scores(train=data.arrays["train"], items=test["item_id"])
         pop_logits = np.log(pop) - np.log1p(-pop)
         runs["popularity"].append(
@@ -60,7 +67,9 @@ def main() -> None:
 
     summary: dict[str, dict[str, Any]] = {}
     print(
-        f"\n{len(args.seeds)} seeds {args.seeds}, up to {args.epochs} epochs (early stopping on validation AUC)"
+        f"\n{len(args.seeds)} seeds {args.seeds}, {args.users} users, {args.impressions} impressions, "
+        f"test histories {statistics.mean(history_lengths):.1f} long on average (L = {data.max_len}), "
+        f"up to {args.epochs} epochs (early stopping on validation AUC)"
     )
     print(f"{'model':22} {'test AUC':>17} {'test GAUC':>17} {'logloss':>8}")
     for name, metrics in runs.items():
@@ -80,17 +89,27 @@ def main() -> None:
         )
     gaps = {}
     for better, worse in (("dien", "din"), ("din", "embedding_mlp")):
-        if better in summary and worse in summary:
-            diffs = [a["auc"] - b["auc"] for a, b in zip(runs[better], runs[worse], strict=True)]
-            gaps[f"{better} - {worse}"] = {"mean": statistics.mean(diffs), "min": min(diffs)}
-            spread = max(summary[better]["auc_std"], summary[worse]["auc_std"])
+        if better not in summary or worse not in summary:
+            continue
+        for metric in ("auc", "gauc"):
+            diffs = [a[metric] - b[metric] for a, b in zip(runs[better], runs[worse], strict=True)]
+            spread = max(summary[better][f"{metric}_std"], summary[worse][f"{metric}_std"])
+            gaps[f"{better} - {worse} {metric}"] = {
+                "mean": statistics.mean(diffs), "min": min(diffs), "spread": spread,
+            }  # fmt: skip
             print(
-                f"AUC gap {better} - {worse}: mean {statistics.mean(diffs):+.4f}, smallest {min(diffs):+.4f} (seed spread {spread:.4f})"
+                f"{metric.upper()} gap {better} - {worse}: mean {statistics.mean(diffs):+.4f}, "
+                f"smallest {min(diffs):+.4f} (seed spread {spread:.4f})"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
-            {"args": vars(args) | {"out": str(args.out)}, "summary": summary, "gaps": gaps},
+            {
+                "args": vars(args) | {"out": str(args.out)},
+                "mean_history_length": statistics.mean(history_lengths),
+                "summary": summary,
+                "gaps": gaps,
+            },
             indent=2,
         )
     )

@@ -19,9 +19,9 @@ import ctypes
 import hashlib
 import logging
 import os
-import platform
 import shutil
 import subprocess
+import sysconfig
 import tempfile
 import threading
 from pathlib import Path
@@ -155,8 +155,8 @@ def _cache_dir() -> Path:
 def _cpu_features() -> str:
     try:
         info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor()
+    except OSError:  # not Linux: the key still names the platform
+        return ""
     return next((line for line in info.splitlines() if line.startswith(("flags", "Features"))), "")
 
 
@@ -190,7 +190,7 @@ def load() -> ctypes.CDLL | None:
     # shared by different machines never hands one a library it cannot run.
     recipe = _SOURCE + " ".join(_COMPILE) + _cpu_features()
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
-    key = f"scan-{platform.machine()}-{digest}"
+    key = f"scan-{sysconfig.get_platform()}-{digest}"
     with _lock:
         if key in _loaded:
             return _loaded[key]
