@@ -42,24 +42,32 @@ static inline REAL sig_SUF(REAL z) { return (REAL)1 / ((REAL)1 + EXP(-clamp_SUF(
 
 /* Forward recurrence, batch-major: xp (B,T,3H) projected inputs, att (B,T),
    lengths (B,), whh_t the transposed recurrent weight (H,3H). Rows are
-   independent, so each runs its own steps. Outputs are zero-initialised. */
+   independent, so each runs its own steps. Outputs need no initialising:
+   states past a row's length are zeroed here, the rest is never read there. */
 void scan_forward_SUF(const REAL *xp, const REAL *att, const int64_t *lengths,
                       REAL *states, REAL *gates, REAL *cand, REAL *ghn,
                       int64_t B, int64_t T, int64_t H, const REAL *whh_t, const REAL *bhh) {
     int64_t H3 = 3 * H;
     REAL gh[H3];
     for (int64_t i = 0; i < B; i++) {
+        memset(states + (i * T + lengths[i]) * H, 0, (T - lengths[i]) * H * sizeof(REAL));
         for (int64_t t = 0; t < lengths[i]; t++) {
             int64_t at = i * T + t;
             const REAL *prev = t ? states + (at - 1) * H : 0;
             const REAL *x = xp + at * H3;
             for (int64_t j = 0; j < H3; j++) gh[j] = bhh[j];
-            if (prev) {
-                for (int64_t k = 0; k < H; k++) {
-                    REAL p = prev[k];
+            if (prev) { /* gh += whh @ prev, four columns at a time (short chains) */
+                int64_t k = 0;
+                for (; k + 3 < H; k += 4) {
                     const REAL *w = whh_t + k * H3;
-                    for (int64_t j = 0; j < H3; j++) gh[j] += w[j] * p;
+                    REAL p0 = prev[k], p1 = prev[k + 1], p2 = prev[k + 2], p3 = prev[k + 3];
+                    #pragma omp simd
+                    for (int64_t j = 0; j < H3; j++)
+                        gh[j] += (w[j] * p0 + w[H3 + j] * p1)
+                               + (w[2 * H3 + j] * p2 + w[3 * H3 + j] * p3);
                 }
+                for (; k < H; k++)
+                    for (int64_t j = 0; j < H3; j++) gh[j] += whh_t[k * H3 + j] * prev[k];
             }
             REAL a = att[at];
             REAL *g = gates + at * 2 * H;
@@ -81,17 +89,23 @@ void scan_forward_SUF(const REAL *xp, const REAL *att, const int64_t *lengths,
 }
 
 /* Backpropagation through time for scan_forward (same layout); whh is (3H,H).
-   Fills grad_xp (B,T,3H), which is also the hidden path's gradient except for
-   the candidate block (d_n * reset there), grad_gh (B,T,3H) and grad_att (B,T). */
+   Fills grad_xp (B,T,3H) and grad_att (B,T), zero past each length, and adds
+   the recurrent weight's and bias's gradients into grad_w (3H,H) and grad_b
+   (3H), which start at zero. The hidden path's gradient d_gh equals grad_xp
+   but for the candidate block (d_n * reset). */
 void scan_backward_SUF(const REAL *grad_states, const REAL *att, const int64_t *lengths,
                        const REAL *states, const REAL *gates, const REAL *cand, const REAL *ghn,
-                       REAL *grad_xp, REAL *grad_gh, REAL *grad_att,
-                       int64_t B, int64_t T, int64_t H, const REAL *whh) {
+                       REAL *grad_xp, REAL *grad_att,
+                       int64_t B, int64_t T, int64_t H, const REAL *whh,
+                       REAL *grad_w, REAL *grad_b) {
     int64_t H3 = 3 * H;
-    REAL carry[H], g[H];
+    REAL carry[H], g[H], dg[H3];
     for (int64_t i = 0; i < B; i++) {
+        int64_t n = lengths[i];
+        memset(grad_xp + (i * T + n) * H3, 0, (T - n) * H3 * sizeof(REAL));
+        memset(grad_att + i * T + n, 0, (T - n) * sizeof(REAL));
         for (int64_t k = 0; k < H; k++) carry[k] = 0;
-        for (int64_t t = lengths[i] - 1; t >= 0; t--) {
+        for (int64_t t = n - 1; t >= 0; t--) {
             int64_t at = i * T + t;
             const REAL *prev = t ? states + (at - 1) * H : 0;
             const REAL *r = gates + at * 2 * H;
@@ -101,7 +115,6 @@ void scan_backward_SUF(const REAL *grad_states, const REAL *att, const int64_t *
             const REAL *gs = grad_states + at * H;
             REAL a = att[at];
             REAL *dx = grad_xp + at * H3;
-            REAL *dg = grad_gh + at * H3;
             REAL ga = 0;
             #pragma omp simd reduction(+:ga)
             for (int64_t j = 0; j < H; j++) {
@@ -122,19 +135,35 @@ void scan_backward_SUF(const REAL *grad_states, const REAL *att, const int64_t *
                 g[j] = gj * ((REAL)1 - upd);
             }
             grad_att[at] = ga;
-            /* carry = g * (1 - update) + dgh @ whh */
+            for (int64_t j = 0; j < H3; j++) grad_b[j] += dg[j];
+            /* carry = g * (1 - update) + dg @ whh, four rows of whh at a time so
+               the additions into carry form a short dependency chain. */
             for (int64_t k = 0; k < H; k++) carry[k] = g[k];
-            for (int64_t j = 0; j < H3; j++) {
-                REAL d = dg[j];
+            int64_t j = 0;
+            for (; j + 3 < H3; j += 4) {
                 const REAL *w = whh + j * H;
-                for (int64_t k = 0; k < H; k++) carry[k] += d * w[k];
+                REAL d0 = dg[j], d1 = dg[j + 1], d2 = dg[j + 2], d3 = dg[j + 3];
+                #pragma omp simd
+                for (int64_t k = 0; k < H; k++)
+                    carry[k] += (d0 * w[k] + d1 * w[H + k])
+                                + (d2 * w[2 * H + k] + d3 * w[3 * H + k]);
             }
+            for (; j < H3; j++)
+                for (int64_t k = 0; k < H; k++) carry[k] += dg[j] * whh[j * H + k];
+            /* grad_w += outer(dg, state before the step) */
+            if (prev)
+                for (int64_t j2 = 0; j2 < H3; j2++) {
+                    REAL d = dg[j2];
+                    REAL *gw = grad_w + j2 * H;
+                    #pragma omp simd
+                    for (int64_t k = 0; k < H; k++) gw[k] += d * prev[k];
+                }
         }
     }
 }
 """
 
-_SOURCE = "#include <math.h>\n#include <stdint.h>\n" + "".join(
+_SOURCE = "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n" + "".join(
     _BODY.replace("REAL", real).replace("SUF", suffix).replace("EXP", exp)
     for real, suffix, exp in (("float", "f32", "expf"), ("double", "f64", "exp"))
 )
@@ -249,9 +278,7 @@ class NativeScan(torch.autograd.Function):
         xp, att = xp.contiguous(), att.to(xp.dtype).contiguous()
         lengths = lengths.to(torch.int64).contiguous()
         whh_t = weight_hh.detach().t().contiguous()  # (H, 3H): the inner loop runs along 3H
-        states = xp.new_zeros(B, T, H)  # stays zero past each length
-        # Read back only at real steps: no need to clear them.
-        gates, candidates, gh_new = (xp.new_empty(B, T, n * H) for n in (2, 1, 1))
+        states, gates, candidates, gh_new = (xp.new_empty(B, T, n * H) for n in (1, 2, 1, 1))
         sizes = [ctypes.c_int64(n) for n in (B, T, H)]
         _call(
             getattr(library, f"scan_forward_{_suffix(xp)}"),
@@ -268,14 +295,12 @@ class NativeScan(torch.autograd.Function):
         att, weight_hh, lengths, states, gates, candidates, gh_new = ctx.saved_tensors
         B, T, H = states.shape
         grad_states = grad_states.to(states.dtype).contiguous()
-        grad_xp, grad_gh = states.new_zeros(B, T, 3 * H), states.new_zeros(B, T, 3 * H)
-        grad_att = states.new_zeros(B, T)
+        grad_xp, grad_att = states.new_empty(B, T, 3 * H), states.new_empty(B, T)
+        grad_weight, grad_bias = states.new_zeros(3 * H, H), states.new_zeros(3 * H)
         sizes = [ctypes.c_int64(n) for n in (B, T, H)]
         inputs = [grad_states, att, lengths, states, gates, candidates, gh_new]
         _call(
             getattr(ctx.library, f"scan_backward_{_suffix(states)}"),
-            [*inputs, grad_xp, grad_gh, grad_att, *sizes, weight_hh.detach()],
+            [*inputs, grad_xp, grad_att, *sizes, weight_hh.detach(), grad_weight, grad_bias],
         )
-        previous = torch.nn.functional.pad(states[:, :-1], (0, 0, 1, 0))  # (B, T, H): state before
-        grad_weight = grad_gh.reshape(-1, 3 * H).t() @ previous.reshape(-1, H)  # (3H, H)
-        return grad_xp, grad_att, grad_weight, grad_gh.sum(dim=(0, 1)), None, None
+        return grad_xp, grad_att, grad_weight, grad_bias, None, None
