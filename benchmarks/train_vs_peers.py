@@ -5,12 +5,15 @@
 
 Prints training samples/s and test AUC side by side, the ratios the targets
 are about, and forward latency at batch 100 (one user, 100 candidates).
+recplat's models train epoch by epoch in turn (order alternating), so a
+noisy spell on a shared machine hits each of them.
 Writes benchmarks/results/train_vs_peers.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -32,33 +35,43 @@ from recplat.training.metrics import auc
 SIZES = {"hidden": (256, 128), "attention_hidden": (64, 16)}  # DeepCTR-Torch's defaults
 
 
-def ours(name: str, data: TrainingData, args: argparse.Namespace) -> dict[str, Any]:
-    torch.manual_seed(args.seed)
-    model = build_model(
-        name, entry(name).config(vocab=data.vocab, embed_dim=args.embed_dim, **SIZES)
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+def ours(
+    names: list[str], data: TrainingData, args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Train recplat's models epoch by epoch in turn, so a slow spell on a shared
+    machine lands on every model instead of skewing their ratio."""
+    models, optimizers, seconds = {}, {}, dict.fromkeys(names, 0.0)
+    for name in names:
+        torch.manual_seed(args.seed)
+        models[name] = build_model(
+            name, entry(name).config(vocab=data.vocab, embed_dim=args.embed_dim, **SIZES)
+        )
+        optimizers[name] = torch.optim.Adam(models[name].parameters(), lr=1e-3)
     train = data.arrays["train"]
-    started = time.perf_counter()
     for epoch in range(args.epochs):
-        rng = np.random.default_rng((args.seed, epoch))
-        train_epoch(
-            model, train, rng.permutation(len(train["label"])), optimizer=optimizer,
-            batch_size=args.batch_size, device=torch.device("cpu"),
-            aux_weight=1.0 if entry(name).needs_negatives else 0.0,
-            item_categories=data.item_categories if entry(name).needs_negatives else None, rng=rng,
-        )  # fmt: skip
-    seconds = time.perf_counter() - started
+        for name in names if epoch % 2 == 0 else names[::-1]:
+            rng = np.random.default_rng((args.seed, epoch))
+            started = time.perf_counter()
+            train_epoch(
+                models[name], train, rng.permutation(len(train["label"])), optimizer=optimizers[name],
+                batch_size=args.batch_size, device=torch.device("cpu"),
+                aux_weight=1.0 if entry(name).needs_negatives else 0.0,
+                item_categories=data.item_categories if entry(name).needs_negatives else None, rng=rng,
+            )  # fmt: skip
+            seconds[name] += time.perf_counter() - started
     test = data.arrays["test"]
     batch = to_batch(_candidates(test), np.arange(100), torch.device("cpu"))
-    model.eval()
-    with torch.no_grad():
-        latency = latency_ms(lambda: model(batch))
-    return {
-        "samples_per_s": args.epochs * len(train["label"]) / seconds,
-        "test_auc": auc(test["label"], predict_logits(model, test)),
-        "forward_b100": latency,
-    }
+    results = {}
+    for name, model in models.items():
+        model.eval()
+        with torch.no_grad():
+            latency = latency_ms(functools.partial(model, batch))
+        results[name] = {
+            "samples_per_s": args.epochs * len(train["label"]) / seconds[name],
+            "test_auc": auc(test["label"], predict_logits(model, test)),
+            "forward_b100": latency,
+        }
+    return results
 
 
 def _candidates(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -165,9 +178,10 @@ def main() -> None:
             settings, GeneratorConfig(impressions=args.impressions, seed=args.seed)
         )
     results: dict[str, dict[str, Any]] = {}
+    for name, result in ours(args.models, data, args).items():
+        results[f"recplat {name}"] = result
+        print(f"recplat {name}: {result}", flush=True)
     for name in args.models:
-        results[f"recplat {name}"] = ours(name, data, args)
-        print(f"recplat {name}: {results[f'recplat {name}']}", flush=True)
         results[f"DeepCTR-Torch {name}"] = deepctr(name, data, args)
         print(f"DeepCTR-Torch {name}: {results[f'DeepCTR-Torch {name}']}", flush=True)
 
