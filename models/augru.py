@@ -10,7 +10,7 @@ cell. `augru_reference` is the specification: a plain loop of cell calls.
   (as packed RNNs do);
 - the loop runs inside one autograd Function with a hand-written backward
   (BPTT), so each step costs a handful of kernels instead of an autograd
-  graph of ~25 nodes; the recurrent weight gradient is one matmul at the end;
+  graph of ~25 nodes;
 - on CPU both loops are C calls (`native_scan`, compiled on first use),
   batch-major with one row at a time; elsewhere (GPU, or no C compiler) they
   run under TorchScript, time-major, on contiguous rows.

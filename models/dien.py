@@ -122,9 +122,8 @@ class DIEN(nn.Module):
         scores = self.attention.scores(target, states, mask, fill=-1e9)  # (B, T)
         att = torch.softmax(scores, dim=1) * mask  # (B, T), rows of empty histories are 0
         evolved = augru(self.evolution, states, att, lengths)  # (B, 2D)
-        attended = torch.bmm(att.unsqueeze(1), history).squeeze(
-            1
-        )  # (B, 1, T) x (B, T, 2D) -> (B, 2D)
+        # Behaviours pooled by the same weights: (B, 1, T) x (B, T, 2D) -> (B, 2D).
+        attended = torch.bmm(att.unsqueeze(1), history).squeeze(1)
 
         x = torch.cat([base, evolved, now, target * now, attended], dim=-1)  # (B, (11 + F) * D)
         logits = self.head(x).squeeze(-1)  # (B,)

@@ -16,6 +16,7 @@ TorchScript loops (also the path for GPU tensors).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -211,19 +212,26 @@ def _compile(target: Path) -> bool:
     return True
 
 
+@functools.cache
+def _library_name() -> str:
+    # -march=native: the name includes this CPU's features, so a cache folder
+    # shared by different machines never hands one a library it cannot run.
+    recipe = _SOURCE + " ".join(_COMPILE) + _cpu_features()
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    return f"scan-{sysconfig.get_platform()}-{digest}.so"
+
+
 def load() -> ctypes.CDLL | None:
     """The compiled scan library, building it on first use; None where unavailable."""
     if os.environ.get("RECPLAT_NATIVE_SCAN", "1") == "0":
         return None
-    # -march=native: the key includes this CPU's features, so a cache folder
-    # shared by different machines never hands one a library it cannot run.
-    recipe = _SOURCE + " ".join(_COMPILE) + _cpu_features()
-    digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
-    key = f"scan-{sysconfig.get_platform()}-{digest}"
+    target = _cache_dir() / _library_name()
+    key = str(target)
+    if key in _loaded:  # the hot path: every DIEN forward asks
+        return _loaded[key]
     with _lock:
         if key in _loaded:
             return _loaded[key]
-        target = _cache_dir() / f"{key}.so"
         library: ctypes.CDLL | None = None
         try:
             if target.exists() or _compile(target):
