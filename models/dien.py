@@ -70,6 +70,13 @@ def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return ids.gather(1, index) * (steps < lengths.unsqueeze(1))
 
 
+def _one_history(items: torch.Tensor, categories: torch.Tensor) -> bool:
+    """Whether every row of (B, T) ids holds the first row's history (and B > 1)."""
+    if len(items) < 2:
+        return False
+    return bool((items == items[:1]).all() & (categories == categories[:1]).all())
+
+
 class DIEN(nn.Module):
     """Click-through logit with interest extraction and evolution.
 
@@ -113,8 +120,14 @@ class DIEN(nn.Module):
         history = self.embeddings.behaviours(items, categories)  # (B, T, 2D)
         mask = torch.arange(T, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
 
-        # Interest extraction: a GRU over the real steps.
-        states, now = run_cell(self.extractor, history, lengths)  # (B, T', 2D), (B, 2D)
+        # Interest extraction: a GRU over the real steps. It does not see the target,
+        # so when every row holds the same history (a ranking request: one user,
+        # many candidates) it runs once; the rows share its states.
+        if not self.training and _one_history(items, categories):
+            states, now = run_cell(self.extractor, history[:1], lengths[:1])  # (1, T', 2D), (1, 2D)
+            states, now = states.expand(len(lengths), -1, -1), now.expand(len(lengths), -1)
+        else:
+            states, now = run_cell(self.extractor, history, lengths)  # (B, T', 2D), (B, 2D)
         if states.shape[1] < T:  # every history empty
             states = torch.nn.functional.pad(states, (0, 0, 0, T - states.shape[1]))  # (B, T, 2D)
 

@@ -202,6 +202,20 @@ def test_dien_reads_the_order_of_behaviours_where_din_does_not() -> None:
     torch.testing.assert_close(din(batch), din(reversed_))
 
 
+def test_a_request_sharing_one_history_scores_as_row_by_row() -> None:
+    # In eval, rows with one shared history run the extractor once; the scores
+    # must equal the general path's (train mode: no dropout or batch norm here).
+    batch = _batch()
+    for key in ("hist_item_ids", "hist_category_ids"):
+        batch[key] = batch[key][2:3].expand(7, -1).clone()  # one user, 7 candidates
+    model = _model()
+    with torch.no_grad():
+        shared = model.eval()(batch)
+        general = model.train()(batch)
+    torch.testing.assert_close(shared, general)
+    assert shared.unique().numel() > 1  # the candidates still score differently
+
+
 def test_aux_output_shapes_and_mask() -> None:
     batch = _with_negatives(_batch())
     out = _model()(batch, return_aux=True)
