@@ -6,9 +6,9 @@ kernels per step, forward and backward. Here each loop is one C call over
 raw buffers: same layout, same equations, same saved tensors.
 
 The source is compiled with the system C compiler (`cc`, or `$CC`) into a
-cache folder keyed by the source's hash (`$RECPLAT_NATIVE_CACHE`, default
-`~/.cache/recplat/native`) and loaded with ctypes: no torch headers, no
-build step at install time. Where no compiler works, or
+cache folder (`$RECPLAT_NATIVE_CACHE`, default `~/.cache/recplat/native`),
+under a name keyed by the source, the flags and this CPU's features, and
+loaded with ctypes: no torch headers, no build step at install time. Where no compiler works, or
 `RECPLAT_NATIVE_SCAN=0`, `load()` returns None and callers keep the
 TorchScript loops (also the path for GPU tensors).
 """
@@ -204,7 +204,7 @@ def _compile(target: Path) -> bool:
             [compiler, *_COMPILE, "-c", str(source), "-o", str(obj)],
             [compiler, "-shared", str(obj), "-o", str(built), "-lm"],
         ):
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
             if done.returncode != 0:
                 log.warning("building the native scan failed; using TorchScript:\n%s", done.stderr)
                 return False
@@ -236,7 +236,7 @@ def load() -> ctypes.CDLL | None:
         try:
             if target.exists() or _compile(target):
                 library = ctypes.CDLL(str(target))
-        except OSError as error:  # unwritable cache, unloadable file
+        except (OSError, subprocess.SubprocessError) as error:  # unwritable cache, hung compiler
             log.warning("native scan unavailable (%s); using TorchScript", error)
         _loaded[key] = library
         return library
