@@ -58,16 +58,22 @@ class DIENOutput(NamedTuple):
     aux_negative: torch.Tensor  # (N,) state at t vs a sampled behaviour
 
 
-def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Front-padded ids (B, L) with the real (trailing) steps moved first, 0 after.
+def alignment(lengths: torch.Tensor, width: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """How to left-align front-padded (B, width) rows, cut to `steps` positions.
 
-    Aligning ids, not embeddings, keeps the gather (and its backward) off the
-    (B, L, E) tensors.
+    Returns the gather index (B, steps) that moves each row's real (trailing)
+    steps first, and the mask (B, steps) of real steps. Aligning ids, not
+    embeddings, keeps the gather (and its backward) off (B, L, E) tensors.
     """
-    L = ids.shape[1]
-    steps = torch.arange(L, device=ids.device).unsqueeze(0)  # (1, L)
-    index = (steps + (L - lengths).unsqueeze(1)).clamp(max=L - 1)  # (B, L)
-    return ids.gather(1, index) * (steps < lengths.unsqueeze(1))
+    positions = torch.arange(steps, device=lengths.device).unsqueeze(0)  # (1, steps)
+    index = (positions + (width - lengths).unsqueeze(1)).clamp(max=width - 1)  # (B, steps)
+    return index, positions < lengths.unsqueeze(1)
+
+
+def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Front-padded ids (B, L) with the real (trailing) steps moved first, 0 after."""
+    index, real = alignment(lengths, ids.shape[1], ids.shape[1])
+    return ids.gather(1, index) * real
 
 
 def _one_history(items: torch.Tensor, categories: torch.Tensor) -> bool:
@@ -115,10 +121,13 @@ class DIEN(nn.Module):
         target = self.embeddings.target(batch)  # (B, 2D)
         lengths = (batch["hist_item_ids"] > 0).sum(dim=1)  # (B,)
         T = max(int(lengths.max()), 1) if lengths.numel() else 1
-        items = left_align(batch["hist_item_ids"], lengths)[:, :T]  # (B, T)
-        categories = left_align(batch["hist_category_ids"], lengths)[:, :T]  # (B, T)
+        index, mask = alignment(lengths, batch["hist_item_ids"].shape[1], T)  # (B, T) each
+
+        def aligned(key: str) -> torch.Tensor:  # (B, T) ids, real steps first, 0 after
+            return batch[key].gather(1, index) * mask
+
+        items, categories = aligned("hist_item_ids"), aligned("hist_category_ids")
         history = self.embeddings.behaviours(items, categories)  # (B, T, 2D)
-        mask = torch.arange(T, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
 
         # Interest extraction: a GRU over the real steps. It does not see the target,
         # so when every row holds the same history (a ranking request: one user,
@@ -144,8 +153,7 @@ class DIEN(nn.Module):
             return logits
 
         negatives = self.embeddings.behaviours(
-            left_align(batch["neg_item_ids"], lengths)[:, :T],
-            left_align(batch["neg_category_ids"], lengths)[:, :T],
+            aligned("neg_item_ids"), aligned("neg_category_ids")
         )  # (B, T, 2D)
         # Dense over (B, T - 1) (cheaper than gathering pairs), then the real pairs.
         pairs = mask[:, 1:]  # (B, T - 1): step t + 1 is real

@@ -225,13 +225,13 @@ def load() -> ctypes.CDLL | None:
     """The compiled scan library, building it on first use; None where unavailable."""
     if os.environ.get("RECPLAT_NATIVE_SCAN", "1") == "0":
         return None
-    target = _cache_dir() / _library_name()
-    key = str(target)
+    key = os.environ.get("RECPLAT_NATIVE_CACHE", "")  # the folder decides which file loads
     if key in _loaded:  # the hot path: every DIEN forward asks
         return _loaded[key]
     with _lock:
         if key in _loaded:
             return _loaded[key]
+        target = _cache_dir() / _library_name()
         library: ctypes.CDLL | None = None
         try:
             if target.exists() or _compile(target):
