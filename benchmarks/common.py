@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
+from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
-from recplat.pipeline import run_feature_stages
 from recplat.settings import Settings
-from recplat.training.job import TrainingData, prepare_training_data
+from recplat.training.training_set import TrainingData, prepare_training_data
 
 REPO = Path(__file__).resolve().parents[1] / "feature_repo"
 

@@ -24,14 +24,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import scratch_settings
 from online_features import _redis_up, _use_redis
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import GeneratorConfig, generate
 from recplat.features.build import VIEWS, build_features
 from recplat.features.online_write import parquet_loads, write_view, write_views
 from recplat.features.repo import apply_repo, open_store
+from recplat.io.parquet import read_parquet
 from recplat.settings import Settings
-from recplat.storage import read_parquet
 
 
 def _published(settings: Settings, config: GeneratorConfig) -> None:

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import scratch_settings, training_data
 from recplat.events.synthetic import GeneratorConfig
 from recplat.training.baselines import popularity_scores
-from recplat.training.job import TrainOptions
-from recplat.training.local import train_local
+from recplat.training.in_process import train_local
 from recplat.training.metrics import classification_metrics
+from recplat.training.options import TrainOptions
 
 MODELS = ("logistic_regression", "embedding_mlp", "din", "dien")
 

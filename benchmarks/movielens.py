@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import scratch_settings
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.movielens import ImportedData, load_movielens, write_ml100k
 from recplat.events.synthetic import GeneratorConfig, generate
@@ -36,11 +36,13 @@ from recplat.features.build import build_features, materialize
 from recplat.features.repo import apply_repo
 from recplat.models.catalog import build_model, entry
 from recplat.models.layers import Vocab
+from recplat.models.predict import predict_logits
 from recplat.training.baselines import popularity_scores
-from recplat.training.engine import predict_logits, train_epoch
-from recplat.training.job import TrainOptions, prepare_training_data
-from recplat.training.local import train_local
+from recplat.training.fit import train_epoch
+from recplat.training.in_process import train_local
 from recplat.training.metrics import classification_metrics, regression_metrics
+from recplat.training.options import TrainOptions
+from recplat.training.training_set import prepare_training_data
 
 RANKERS = ("logistic_regression", "embedding_mlp", "din", "dien")
 

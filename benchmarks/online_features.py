@@ -25,13 +25,13 @@ from common import latency_ms, scratch_settings
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
+from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
+from recplat.features.online_read import OnlineFeatureReader
 from recplat.features.repo import open_store
-from recplat.pipeline import run_feature_stages
-from recplat.serving.online_features import OnlineFeatureReader
+from recplat.io.parquet import read_parquet
 from recplat.settings import Settings
-from recplat.storage import read_parquet
 
 # ~70 clicks per user: most sequences reach N = 50.
 DATA = GeneratorConfig(users=500, items=1000, impressions=100_000, seed=5)

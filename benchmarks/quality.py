@@ -33,9 +33,9 @@ import pandas as pd
 import psutil
 from recplat.events.synthetic import GeneratorConfig, generate
 from recplat.features.offline import sequence_snapshots
+from recplat.io.parquet import write_parquet
 from recplat.quality.gx_adapter import GXValidator
 from recplat.quality.suites import SuiteSpec, events_suite, user_sequence_suite
-from recplat.storage import write_parquet
 
 T = TypeVar("T")
 

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from common import scratch_settings, training_data
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.synthetic import GeneratorConfig
-from recplat.training.job import TrainOptions, train_model
-from recplat.training.local import train_local
+from recplat.training.in_process import train_local
+from recplat.training.options import TrainOptions
+from recplat.training.ray_driver import train_model
 
 
 def _in_loop(history: list[dict[str, Any]], total_rows: int) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def _in_loop(history: list[dict[str, Any]], total_rows: int) -> dict[str, Any]:
 def _settle_ray(settings: Any) -> None:
     """Start Ray and wait until its worker processes are up, so none start mid-epoch."""
     import ray
-    from recplat.ray_runtime import ensure_ray
+    from recplat.runtime.ray_session import ensure_ray
 
     ensure_ray(settings)
     ray.get([ray.remote(num_cpus=0)(lambda: None).remote() for _ in range(4)])

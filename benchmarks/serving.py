@@ -32,18 +32,20 @@ from fastapi import FastAPI, Request
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import latency_ms, scratch_settings
 from online_features import DATA, _raw_redis, _raw_sqlite, _redis_up, _use_redis
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
+from recplat.cli.pipeline import run_feature_stages
+from recplat.features.encoding import encode_request
+from recplat.features.online_read import OnlineFeatureReader
 from recplat.features.repo import open_store
+from recplat.io.parquet import read_parquet
 from recplat.models.catalog import config_to_dict
-from recplat.pipeline import run_feature_stages
+from recplat.models.predict import predict_logits
 from recplat.registry.artifacts import load_artifact, save_artifact
-from recplat.serving.online_features import OnlineFeatureReader
 from recplat.settings import Settings
-from recplat.storage import read_parquet
-from recplat.training.datasets import encode_request
-from recplat.training.engine import predict_logits
-from recplat.training.job import TrainOptions, _item_popularity, prepare_training_data
-from recplat.training.local import train_local
+from recplat.training.in_process import train_local
+from recplat.training.options import TrainOptions
+from recplat.training.registration import item_popularity
+from recplat.training.training_set import prepare_training_data
 
 PORT = 8799
 MODELS = ("din", "dien")
@@ -116,7 +118,7 @@ def _register(ctx: PlatformContext, name: str) -> int:
         state_dict=result.model.state_dict(),
         max_len=data.max_len,
         feature_service=data.feature_service,
-        popularity=_item_popularity(data),
+        popularity=item_popularity(data),
     )
     run = ctx.metadata.start_run(
         model_name=name, config={}, feature_service=data.feature_service, validation_run_id=None

@@ -28,9 +28,10 @@ from common import latency_ms, scratch_settings, training_data
 from recplat.events.synthetic import GeneratorConfig
 from recplat.models.catalog import build_model, entry
 from recplat.models.layers import CONTEXT_FIELDS
-from recplat.training.engine import predict_logits, to_batch, train_epoch
-from recplat.training.job import TrainingData
+from recplat.models.predict import predict_logits, to_batch
+from recplat.training.fit import train_epoch
 from recplat.training.metrics import auc
+from recplat.training.training_set import TrainingData
 
 SIZES = {"hidden": (256, 128), "attention_hidden": (64, 16)}  # DeepCTR-Torch's defaults
 

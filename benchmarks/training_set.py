@@ -7,7 +7,7 @@ so that its peak RSS is its own:
 
 - bare Feast: `FeatureStore.get_historical_features(entity_df, features=ranking_v1).to_df()`
   (the duckdb offline store the repo configures);
-- recplat: `recplat.training.datasets.historical_features` (the vectorized join of
+- recplat: `recplat.training.training_set.historical_features` (the vectorized join of
   `recplat.features.point_in_time`, sorted, missing values filled: ready to encode).
 
 Rows/s counts entity rows. Peak RSS is the process's high-water mark during the join
@@ -53,8 +53,8 @@ def child(mode: str, repo: Path, events_path: Path) -> dict[str, Any]:
     """One path, in this (fresh) process."""
     import numpy as np
     from recplat.features.repo import open_store, quiet_library_warnings
-    from recplat.storage import read_parquet
-    from recplat.training.datasets import entity_frame, historical_features
+    from recplat.io.parquet import read_parquet
+    from recplat.training.training_set import entity_frame, historical_features
 
     store = open_store(repo)
     entities = entity_frame(read_parquet(events_path))
@@ -113,12 +113,12 @@ def main() -> None:
         print(json.dumps(child(args.child, args.repo, args.events)))
         return
 
-    from recplat.context import PlatformContext
+    from recplat.cli.context import PlatformContext
     from recplat.events.ingest import ingest
     from recplat.events.synthetic import GeneratorConfig, generate
     from recplat.features.build import build_features
     from recplat.features.repo import apply_repo
-    from recplat.storage import read_parquet
+    from recplat.io.parquet import read_parquet
 
     config = GeneratorConfig(users=2500, items=5000, impressions=args.impressions, seed=5)
     with scratch_settings() as settings:

@@ -23,12 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application, Deployment
 from recplat.features.append import append_events, locks_for
+from recplat.features.online_read import OnlineFeatureReader
 from recplat.features.repo import open_store
 from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
 from recplat.registry.tables import ModelVersion
 from recplat.serving.guard import FeatureGuard
-from recplat.serving.online_features import OnlineFeatureReader
 from recplat.serving.ranker import Ranker
 from recplat.serving.schemas import (
     MAX_BODY_BYTES,

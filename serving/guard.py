@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from recplat.serving.online_features import OnlineFeatureReader, RequestFeatures
+from recplat.features.online_read import OnlineFeatureReader, RequestFeatures
 
 
 class FeatureGuard:

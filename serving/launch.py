@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recplat.ray_runtime import ensure_ray
+from recplat.runtime.ray_session import ensure_ray
 from recplat.settings import Settings
 
 APP_NAME = "recplat"

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 import torch
+from recplat.features.encoding import encode_request
+from recplat.features.online_read import OnlineFeatureReader, RequestFeatures
+from recplat.models.predict import predict_logits
 from recplat.registry.artifacts import Artifact
 from recplat.serving.guard import FeatureGuard
-from recplat.serving.online_features import OnlineFeatureReader, RequestFeatures
 from recplat.serving.schemas import RankRequest, RankResponse
-from recplat.training.datasets import encode_request
-from recplat.training.engine import predict_logits
 
 
 class Ranker:

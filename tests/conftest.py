@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.synthetic import GeneratorConfig, SyntheticData, generate
 from recplat.settings import Settings
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from recplat.io.parquet import read_parquet, write_parquet
 from recplat.quality.gate import Gate
 from recplat.quality.suites import events_suite, ratings_suite
 from recplat.settings import Settings
-from recplat.storage import read_parquet, write_parquet
 
 
 @dataclass(frozen=True)

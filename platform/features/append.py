@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from recplat.events.schema import BEHAVIOUR_TYPES
 from recplat.features.offline import behaviours, epoch_micros
+from recplat.features.online_layout import entity_key_proto, online_type, python_value
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -108,7 +109,7 @@ class RedisLocks:
 def locks_for(store: FeatureStore) -> UserLocks:
     """The lock that fits the store's online store (Redis lock, or file locks for SQLite)."""
     online = store.config.online_store
-    kind = getattr(online, "type", "sqlite")
+    kind = online_type(store.config)
     if kind == "redis":
         from feast.infra.online_stores.redis import RedisOnlineStore
         from redis import Redis
@@ -154,12 +155,8 @@ def _stored(
     store: FeatureStore, user_ids: list[int]
 ) -> dict[int, tuple[datetime | None, dict[str, list[int]]]]:
     """Each user's stored sequence and its stamp, straight from the online store."""
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-    from feast.protos.feast.types.Value_pb2 import Value
-    from feast.type_map import feast_value_type_to_python_type
-
     view = store.get_feature_view(SEQUENCE_VIEW)
-    keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=u)]) for u in user_ids]
+    keys = [entity_key_proto("user_id", u) for u in user_ids]
     rows = store._get_provider().online_read(
         config=store.config, table=view, entity_keys=keys, requested_features=list(SEQUENCE_FIELDS)
     )
@@ -167,8 +164,7 @@ def _stored(
     for user, (stamp, values) in zip(user_ids, rows, strict=True):
         arrays: dict[str, list[int]] = {f: [] for f in SEQUENCE_FIELDS if f != "hist_len"}
         for field in arrays:
-            value = (values or {}).get(field)
-            converted = feast_value_type_to_python_type(value) if value is not None else None
+            converted = python_value((values or {}).get(field))
             arrays[field] = [int(v) for v in converted] if converted else []
         # Rows written before event ids were kept have none: treat them as unknown ids.
         if len(arrays["hist_event_ids"]) != len(arrays["hist_item_ids"]):

@@ -16,6 +16,7 @@ import pandas as pd
 from recplat.features import aggregates, offline
 from recplat.features.online_write import ViewLoad, rows_in_range, write_views
 from recplat.features.repo import open_store, quiet_library_warnings
+from recplat.io.parquet import read_parquet, write_parquet
 from recplat.quality.gate import Gate
 from recplat.quality.suites import (
     SuiteSpec,
@@ -27,7 +28,6 @@ from recplat.quality.suites import (
 )
 from recplat.quality.thresholds import DriftTolerance
 from recplat.settings import Settings
-from recplat.storage import read_parquet, write_parquet
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Every table carries `event_timestamp`, the moment its values became known.
 Sequence snapshots are stamped with the click time, so a lookup "as of just
-before t" (see `recplat.training.datasets`) sees only behaviour strictly
+before t" (see `recplat.training.training_set`) sees only behaviour strictly
 before t.
 """
 

@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from recplat.features.offline import epoch_micros, utc_times
-from recplat.storage import read_parquet
+from recplat.features.online_layout import (
+    backend,
+    entity_keys,
+    redis_client,
+    serialized_values,
+    sqlite_connection,
+    sqlite_table,
+    versioned_view_name,
+)
+from recplat.io.parquet import read_parquet
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -103,9 +112,10 @@ def write_views(*, store: FeatureStore, loads: Sequence[ViewLoad]) -> dict[str, 
         batches = []
         for lo in range(0, len(latest), BATCH_ROWS):
             part = latest.iloc[lo : lo + BATCH_ROWS]
-            keys = _entity_keys(part[join_key].to_numpy(dtype=np.int64), join_key, version)
+            keys = entity_keys(part[join_key].to_numpy(dtype=np.int64), join_key, version)
             columns = {
-                f.name: _serialized(part[f.name], f.dtype.to_value_type()) for f in view.features
+                f.name: serialized_values(part[f.name], f.dtype.to_value_type())
+                for f in view.features
             }
             batches.append((keys, columns, epoch_micros(part["event_timestamp"])))
         return batches, len(latest)
@@ -124,78 +134,23 @@ def write_views(*, store: FeatureStore, loads: Sequence[ViewLoad]) -> dict[str, 
     return written
 
 
-def _entity_keys(ids: np.ndarray, join_key: str, version: int) -> list[bytes]:
-    """Feast's serialized entity keys of int64 ids.
-
-    One int64 key serializes as a fixed head (the key name and value type) followed
-    by the value's 8 little-endian bytes; the head is taken from Feast's own
-    serializer and every key is checked against it for the first id.
-    """
-    from feast.infra.key_encoding_utils import serialize_entity_key
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-    from feast.protos.feast.types.Value_pb2 import Value
-
-    def feast_key(entity: int) -> bytes:
-        proto = EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=entity)])
-        return bytes(serialize_entity_key(proto, entity_key_serialization_version=version))
-
-    if not len(ids):
-        return []
-    first = feast_key(int(ids[0]))
-    tails = ids.astype("<i8").tobytes()
-    head = first[:-8]
-    if first[-8:] != tails[:8]:  # a layout this shortcut does not know: Feast's, key by key
-        return [feast_key(int(e)) for e in ids.tolist()]
-    return [head + tails[i : i + 8] for i in range(0, len(tails), 8)]
-
-
 Writer = Callable[[list[bytes], dict[str, list[tuple[bytes, str | None]]], np.ndarray], None]
 
 
-def _serialized(column: pd.Series, value_type: Any) -> list[tuple[bytes, str | None]]:
-    """Each value as Feast serializes it, and the text Feast's SQL stores keep beside it."""
-    from feast.infra.online_stores.helpers import extract_text_and_num
-    from feast.protos.feast.types.Value_pb2 import Int64List, Value
-    from feast.type_map import python_values_to_proto_values
-    from feast.value_type import ValueType
-
-    values = column.tolist()
-    if values and hasattr(values[0], "tolist"):  # arrays: every value its own
-        if value_type == ValueType.INT64_LIST and all(v is not None for v in values):
-            # What Feast's converter builds, without its per-element checks (5x faster).
-            return [
-                (Value(int64_list_val=Int64List(val=v.tolist())).SerializeToString(), None)
-                for v in values
-            ]
-        protos = python_values_to_proto_values([v.tolist() for v in values], value_type)
-        return [(p.SerializeToString(), extract_text_and_num(p, False)[0]) for p in protos]
-    codes, uniques = pd.factorize(column, use_na_sentinel=False)
-    protos = python_values_to_proto_values(list(uniques), value_type)
-    once = [(p.SerializeToString(), extract_text_and_num(p, False)[0]) for p in protos]
-    return [once[c] for c in codes.tolist()]
-
-
 def _writer(store: FeatureStore, view: Any) -> Writer:
-    config = store.config
-    online = config.online_store
-    kind = getattr(online, "type", "")
-    plain_sqlite = not getattr(online, "enable_openai_compatible_store", False) and not getattr(
-        online, "vector_enabled", False
-    )
-    if kind == "sqlite" and plain_sqlite:
+    kind = backend(store.config)
+    if kind == "sqlite":
         return _sqlite_writer(store, view)
-    redis_type = getattr(getattr(online, "redis_type", None), "value", None)
-    if kind == "redis" and redis_type == "redis":  # not a cluster or sentinel
+    if kind == "redis":
         return _redis_writer(store, view)
     return _generic_writer(store, view)
 
 
 def _sqlite_writer(store: FeatureStore, view: Any) -> Writer:
-    from feast.infra.online_stores.sqlite import _quote_id, _table_id
+    from feast.infra.online_stores.sqlite import _quote_id
 
-    config = store.config
-    conn = store._get_provider().online_store._get_conn(config)  # type: ignore[attr-defined]
-    table = _table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
+    conn = sqlite_connection(store)
+    table = sqlite_table(store.config, view)
     # Feast's own statement (feast.infra.online_stores.sqlite.online_write_batch).
     upsert = (
         f"INSERT INTO {_quote_id(table)} "
@@ -225,13 +180,12 @@ def _sqlite_writer(store: FeatureStore, view: Any) -> Writer:
 
 def _redis_writer(store: FeatureStore, view: Any) -> Writer:
     from feast.infra.online_stores.helpers import _mmh3
-    from feast.infra.online_stores.redis import _versioned_fv_name
     from google.protobuf.timestamp_pb2 import Timestamp
 
     config = store.config
-    client = store._get_provider().online_store._get_client(config.online_store)  # type: ignore[attr-defined]
+    client = redis_client(store)
     project = config.project.encode("utf-8")
-    name = _versioned_fv_name(view, config)
+    name = versioned_view_name(config, view)
     ts_field = f"_ts:{name}"
     fields = {f.name: _mmh3(f"{name}:{f.name}") for f in view.features}
     ttl = getattr(config.online_store, "key_ttl_seconds", None)

@@ -29,8 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from recplat.arrow_lists import flat_arrays
 from recplat.features.offline import epoch_micros
+from recplat.io.arrow_lists import flat_arrays
 
 if TYPE_CHECKING:
     from feast import FeatureStore

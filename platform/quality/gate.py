@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from recplat.io.parquet import write_parquet
 from recplat.quality.gx_adapter import ExpectationFailure, GXValidator, ValidationReport
 from recplat.quality.suites import SuiteSpec
 from recplat.registry.store import MetadataStore
-from recplat.storage import write_parquet
 
 log = logging.getLogger(__name__)
 

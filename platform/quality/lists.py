@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from recplat.arrow_lists import flat_lists, is_arrow_list
+from recplat.io.arrow_lists import flat_lists, is_arrow_list
 
 
 class ListTypeError(ValueError):

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from recplat.features.repo import open_store, quiet_library_warnings
+from recplat.io.parquet import read_parquet
 from recplat.quality.gate import Gate
 from recplat.quality.suites import online_features_suite
 from recplat.quality.thresholds import THRESHOLDS
 from recplat.settings import Settings
-from recplat.storage import read_parquet
 
 ONLINE_FEATURES = (
     "user_profile:age_bucket",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from recplat.training.job import TrainingData
+    from recplat.training.training_set import TrainingData
 
 
 def code_version() -> dict[str, Any]:

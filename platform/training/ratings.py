@@ -12,12 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from recplat.io.parquet import read_parquet
 from recplat.quality.gate import Gate
 from recplat.quality.suites import ratings_suite
 from recplat.settings import Settings
-from recplat.storage import read_parquet
-from recplat.training.datasets import vocab_from_catalog
-from recplat.training.job import TrainingData
+from recplat.training.training_set import TrainingData, vocab_from_catalog
 
 TEST_SHARE = 0.1
 VALIDATION_SHARE = 0.1  # of the rows left for fitting

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.ingest import ingest, ingest_file
 from recplat.events.synthetic import SyntheticData
 from recplat.features.build import build_features, materialize, publish_tables
 from recplat.features.repo import apply_repo
+from recplat.io.parquet import read_parquet
 from recplat.quality.gate import DataQualityError
 from recplat.settings import Settings
-from recplat.storage import read_parquet
 
 from tests.conftest import get_cell, make_settings, set_cell
 

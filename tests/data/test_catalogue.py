@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.synthetic import SyntheticData
 from recplat.features.build import materialize, publish_tables
 from recplat.features.repo import open_store
+from recplat.io.parquet import read_parquet
 from recplat.quality.gate import DataQualityError
 from recplat.settings import Settings
-from recplat.storage import read_parquet
 
 from tests.conftest import published_context
 

@@ -12,8 +12,8 @@ import pytest
 from recplat.events.synthetic import SyntheticData
 from recplat.features.build import materialize, materialize_incremental
 from recplat.features.repo import open_store
+from recplat.io.parquet import read_parquet
 from recplat.settings import Settings
-from recplat.storage import read_parquet
 
 from tests.conftest import published_context
 
@@ -29,7 +29,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiny_data: SyntheticData) -> 
 
 
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
-    from recplat.cli import app
+    from recplat.cli.main import app
     from typer.testing import CliRunner
 
     where = ["--feature-repo", str(settings.feature_repo), "--home", str(settings.home)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
 from recplat.features.offline import sequence_snapshots, user_profile_table

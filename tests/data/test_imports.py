@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.amazon import write_amazon
 from recplat.events.synthetic import SyntheticData
 from recplat.features.build import build_features
-from recplat.storage import read_parquet
+from recplat.io.parquet import read_parquet
 
 pytestmark = pytest.mark.data
 
 
 def _cli(ctx: PlatformContext, *args: str) -> tuple[int, str]:
-    from recplat.cli import app
+    from recplat.cli.main import app
     from typer.testing import CliRunner
 
     s = ctx.settings

@@ -206,8 +206,8 @@ def test_a_bad_batch_names_the_problem_and_writes_nothing(
 
 def test_the_ranking_reader_reads_what_feast_serves(repo: Path, tiny_data: SyntheticData) -> None:
     """recplat's reader (online_read per view) returns what get_online_features returns."""
-    from recplat.serving.online_features import OnlineFeatureReader
-    from recplat.training.datasets import fill_missing
+    from recplat.features.encoding import fill_missing
+    from recplat.features.online_read import OnlineFeatureReader
 
     store = open_store(repo)
     _publish_items(store, tiny_data)

@@ -16,8 +16,8 @@ from recplat.events.synthetic import SyntheticData
 from recplat.features.build import VIEWS
 from recplat.features.online_write import parquet_loads, write_view, write_views
 from recplat.features.repo import apply_repo, open_store
+from recplat.io.parquet import read_parquet
 from recplat.settings import Settings
-from recplat.storage import read_parquet
 
 from tests.conftest import published_context
 

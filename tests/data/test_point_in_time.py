@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from feast import FeatureStore
 from recplat.events.synthetic import SyntheticData
+from recplat.features.encoding import fill_missing
 from recplat.features.offline import item_attributes_table, sequence_snapshots, user_profile_table
 from recplat.features.point_in_time import UnsupportedServiceError, asof_rows, historical_frame
 from recplat.features.repo import apply_repo, open_store, quiet_library_warnings
+from recplat.io.parquet import read_parquet, write_parquet
 from recplat.settings import Settings
-from recplat.storage import read_parquet, write_parquet
-from recplat.training.datasets import entity_frame, fill_missing, historical_features
+from recplat.training.training_set import entity_frame, historical_features
 
 from tests.conftest import published_context
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.movielens import load_ml100k, write_ml100k
 from recplat.events.synthetic import SyntheticData

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from recplat.cli import app
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
+from recplat.cli.main import app
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
 from recplat.features.build import build_features
+from recplat.io.parquet import read_parquet
 from recplat.quality.report import write_index, write_run_page
-from recplat.storage import read_parquet
 from typer.testing import CliRunner
 
 from tests.conftest import make_settings

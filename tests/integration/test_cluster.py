@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
+from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
-from recplat.local_cluster import LocalCluster, start, stop
-from recplat.pipeline import run_feature_stages
+from recplat.runtime.local_cluster import LocalCluster, start, stop
 
 from tests.conftest import make_settings
 

@@ -17,16 +17,17 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
+from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
 from recplat.features.append import append_events
+from recplat.features.online_read import OnlineFeatureReader
 from recplat.features.repo import open_store
-from recplat.pipeline import run_feature_stages
 from recplat.registry.store import MetadataStore
-from recplat.serving.online_features import OnlineFeatureReader
 from recplat.settings import Settings
-from recplat.training.job import TrainOptions, prepare_training_data
-from recplat.training.local import train_local
+from recplat.training.in_process import train_local
+from recplat.training.options import TrainOptions
+from recplat.training.training_set import prepare_training_data
 
 from tests.conftest import REPO_ROOT, make_settings
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from recplat.events.movielens import write_ml100k
 from recplat.events.synthetic import GeneratorConfig, generate
+from recplat.io.parquet import read_parquet
 from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
-from recplat.storage import read_parquet
-from recplat.training.engine import split_metrics
+from recplat.training.fit import split_metrics
 from recplat.training.ratings import encode_ratings, split_ratings
 
 from tests.conftest import REPO_ROOT, make_settings
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def test_rating_mlp_trains_as_a_ray_job_with_rmse_and_mae_per_epoch(
     tmp_path: Path, ray_session: None
 ) -> None:
-    from recplat.cli import app
+    from recplat.cli.main import app
     from typer.testing import CliRunner
 
     settings = make_settings(tmp_path)

@@ -14,7 +14,8 @@ from recplat.models.augru import AUGRUCell, augru, augru_reference, run_cell
 from recplat.models.catalog import build_model, entry
 from recplat.models.dien import DIEN, DIENConfig, DIENOutput, left_align
 from recplat.models.layers import TargetAttention, Vocab
-from recplat.training.engine import auxiliary_loss, predict_logits, train_epoch
+from recplat.models.predict import predict_logits
+from recplat.training.fit import auxiliary_loss, train_epoch
 from recplat.training.metrics import auc
 
 from tests.model.test_models import _batch

@@ -11,7 +11,8 @@ from recplat.models.catalog import CATALOG, build_model, config_from_dict, confi
 from recplat.models.din import DIN
 from recplat.models.layers import CONTEXT_FIELDS, Vocab
 from recplat.models.logistic import LogisticRegression
-from recplat.training.engine import predict_logits, train_epoch
+from recplat.models.predict import predict_logits
+from recplat.training.fit import train_epoch
 from recplat.training.metrics import auc, regression_metrics
 
 VOCAB = Vocab(users=30, items=50, categories=6)

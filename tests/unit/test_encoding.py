@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from recplat.features.encoding import encode, encode_request, fill_missing, pad_sequences
 from recplat.models.layers import Vocab
-from recplat.training.datasets import (
-    encode,
-    encode_request,
-    fill_missing,
-    pad_sequences,
-    temporal_split,
-)
+from recplat.training.training_set import temporal_split
 
 VOCAB = Vocab(users=11, items=21, categories=6)
 

@@ -1,14 +1,21 @@
-"""Training configuration files: every shipped one loads; mistakes are named."""
+"""Training options: every shipped YAML loads; flags and recorded runs build the same type;
+mistakes are named."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 from recplat.models.layers import Vocab
-from recplat.training.config import ConfigError, load_config, parse_config
-from recplat.training.job import TrainOptions
+from recplat.training.options import (
+    ConfigError,
+    TrainOptions,
+    load_options,
+    parse_options,
+    with_flags,
+)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 VOCAB = Vocab(users=10, items=20, categories=5)
@@ -16,19 +23,17 @@ VOCAB = Vocab(users=10, items=20, categories=5)
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_configs_load_and_build_their_model(path: Path) -> None:
-    config = load_config(path)
-    assert config.model == path.stem
-    options = TrainOptions.from_config(config)
+    options = load_options(path)
+    assert options.model_name == path.stem
     model_config = options.model_config(VOCAB)
-    assert model_config.embed_dim == config.model_config["embed_dim"]
+    assert model_config.embed_dim == yaml.safe_load(path.read_text())["model_config"]["embed_dim"]
     assert model_config.vocab == VOCAB
     # YAML lists become the tuples the frozen model configs hold.
     assert isinstance(model_config.hidden, tuple)
 
 
 def test_values_reach_the_options() -> None:
-    config = load_config(CONFIGS / "embedding_mlp.yaml")
-    options = TrainOptions.from_config(config, epochs=7)
+    options = with_flags(load_options(CONFIGS / "embedding_mlp.yaml"), epochs=7)
     assert options.epochs == 7 and options.batch_size == 512
     assert options.optimizer.name == "adamw" and options.optimizer.weight_decay == 1e-4
     assert options.schedule.name == "inverse_time" and options.schedule.warmup_steps == 100
@@ -37,7 +42,7 @@ def test_values_reach_the_options() -> None:
 
 def _error(data: object) -> str:
     with pytest.raises(ConfigError) as info:
-        parse_config(data, source="x.yaml")
+        parse_options(data, source="x.yaml")
     return str(info.value)
 
 
@@ -67,15 +72,38 @@ def test_mistakes_are_named(data: object, message: str) -> None:
 
 def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
-        load_config(tmp_path / "none.yaml")
+        load_options(tmp_path / "none.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("model: din\n  optimizer: [\n")
     with pytest.raises(ConfigError, match=f"{broken}: not valid YAML"):
-        load_config(broken)
+        load_options(broken)
 
 
 def test_ints_are_accepted_for_floats_and_nulls_where_optional() -> None:
     data = yaml.safe_load("model: din\noptimizer: {lr: 1}\ntrain: {threads: null}\n")
-    config = parse_config(data)
-    assert config.optimizer.lr == 1.0 and isinstance(config.optimizer.lr, float)
-    assert config.train.threads is None
+    options = parse_options(data)
+    assert options.optimizer.lr == 1.0 and isinstance(options.optimizer.lr, float)
+    assert options.threads is None
+
+
+def test_flags_override_and_a_new_model_starts_from_its_defaults() -> None:
+    base = load_options(CONFIGS / "din.yaml")
+    same = with_flags(base, model="din", lr=0.01, batch_size=None, use_gpu=True)
+    assert same.optimizer.lr == 0.01 and same.optimizer.name == base.optimizer.name
+    assert same.batch_size == base.batch_size and same.use_gpu is True
+    assert same.model_params == base.model_params
+    other = with_flags(base, model="embedding_mlp")
+    assert other.model_name == "embedding_mlp" and other.model_params == {}
+    with pytest.raises(ConfigError, match="unknown model 'gbdt'"):
+        with_flags(base, model="gbdt")
+    with pytest.raises(ConfigError, match="placement 'everywhere'"):
+        with_flags(base, placement="everywhere")
+    with pytest.raises(ConfigError, match=r"train\.epochs must be >= 1"):
+        with_flags(base, epochs=0)
+
+
+def test_a_recorded_run_rebuilds_the_same_options() -> None:
+    options = with_flags(load_options(CONFIGS / "dien.yaml"), epochs=5, placement="spread")
+    # The registry stores JSON: tuples come back as lists.
+    record = json.loads(json.dumps(options.to_record()))
+    assert TrainOptions.from_record(record) == options

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from recplat.context import PlatformContext
+from recplat.cli.context import PlatformContext
 from recplat.settings import Settings
 from rich.console import Console
 from rich.markup import escape
@@ -70,12 +70,3 @@ def guard(fn: Callable[[], T]) -> T:
     except KeyError as exc:  # an unknown run / model id; the message is the first arg
         console.print(f"[red]{escape(str(exc.args[0]))}[/]")
         raise typer.Exit(1) from None
-
-
-def headline_metric(metrics: dict[str, Any] | None, keys: tuple[str, ...], *, digits: int) -> str:
-    """The first of `keys` a run or model has, as `AUC 0.712` / `RMSE 0.934` ("" if none)."""
-    for key in keys:
-        value = (metrics or {}).get(key)
-        if isinstance(value, float):
-            return f"{key.rsplit('_', 1)[1].upper()} {value:.{digits}f}"
-    return ""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
 import httpx
-from recplat.context import PlatformContext
+import typer
+from recplat.cli.common import AllowFailures, FeatureRepo, Home, console, context_from, guard
+from recplat.cli.context import PlatformContext
+from recplat.cli.tables import metrics_table
 from recplat.events.synthetic import GeneratorConfig
 from rich.console import Console
 from rich.table import Table
@@ -20,13 +24,14 @@ DEMO_MODELS = ("embedding_mlp", "din", "dien")
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """Knobs of the demo (defaults finish in a few minutes on 2 cores)."""
+    """Knobs of the demo (defaults finish in a few minutes on 2 cores).
 
-    users: int = 2000
-    items: int = 1000
-    impressions: int = 120_000
+    `data` is the generator's config (its defaults are the demo's); its seed
+    seeds training too.
+    """
+
+    data: GeneratorConfig = field(default_factory=GeneratorConfig)
     epochs: int = 3
-    seed: int = 7
     port: int = 8000
     requests: int = 3
     allow_failures: tuple[str, ...] = ()
@@ -62,7 +67,7 @@ class _Steps:
 @contextmanager
 def _ray_session(ctx: PlatformContext) -> Iterator[None]:
     import ray
-    from recplat.ray_runtime import ensure_ray
+    from recplat.runtime.ray_session import ensure_ray
 
     started_here = not ray.is_initialized()
     ensure_ray(ctx.settings)
@@ -78,49 +83,19 @@ def _ray_session(ctx: PlatformContext) -> Iterator[None]:
 
 def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) -> DemoResult:
     """Generate -> validate -> Feast -> train 3 models -> register -> serve -> rank over HTTP."""
-    from recplat.events.ingest import ingest
-    from recplat.events.synthetic import generate
-    from recplat.features.build import build_features, materialize
-    from recplat.features.repo import apply_repo
-    from recplat.quality.online import check_online
+    from recplat.cli.pipeline import run_feature_stages
     from recplat.serving.launch import start_serving
-    from recplat.training.job import TrainOptions, prepare_training_data, train_model
+    from recplat.training.options import TrainOptions
+    from recplat.training.ray_driver import train_model
+    from recplat.training.training_set import prepare_training_data
 
     started = time.perf_counter()
     settings = ctx.settings
     steps = _Steps(console, total=13)
     allow = options.allow_failures
-    config = GeneratorConfig(
-        users=options.users, items=options.items, impressions=options.impressions, seed=options.seed
-    )
-    data = steps.run(
-        f"generate {options.impressions:,} impressions for {options.users:,} users",
-        lambda: generate(config),
-    )
-    steps.run(
-        "validate raw events (GX gate) and ingest",
-        lambda: ingest(
-            events=data.events,
-            users=data.users,
-            items=data.items,
-            settings=settings,
-            gate=ctx.gate,
-            allow=allow,
-        ),
-    )
-    built = steps.run(
-        "build feature tables and validate each (GX gates)",
-        lambda: build_features(settings=settings, gate=ctx.gate, allow=allow),
-    )
-    steps.run("register features with Feast (apply)", lambda: apply_repo(settings.feature_repo))
-    steps.run(
-        "validate and materialize to the SQLite online store (GX gates)",
-        lambda: materialize(settings=settings, gate=ctx.gate, allow=allow),
-    )
-    steps.run(
-        "read a sample back from the online store and validate it (GX gate)",
-        lambda: check_online(settings=settings, gate=ctx.gate, allow=allow),
-    )
+    seed = options.data.seed
+    stages = run_feature_stages(ctx, config=options.data, allow=allow, run=steps.run)
+    data, built = stages.generated, stages.build
     training = steps.run(
         "point-in-time training set from Feast (GX gate)",
         lambda: prepare_training_data(settings=settings, gate=ctx.gate, allow=allow),
@@ -135,9 +110,7 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
     rankings: list[dict[str, Any]] = []
     with _ray_session(ctx):
         for name in DEMO_MODELS:
-            opts = TrainOptions(
-                model_name=name, epochs=options.epochs, seed=options.seed, threads=2
-            )
+            opts = TrainOptions(model_name=name, epochs=options.epochs, seed=seed, threads=2)
             outcome = steps.run(
                 f"train {name} with Ray Train and register it",
                 lambda opts=opts: train_model(
@@ -168,7 +141,7 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
                     candidates += [
                         int(i)
                         for i in data.items["item_id"].sample(
-                            12 - len(candidates) % 12 or 4, random_state=options.seed
+                            12 - len(candidates) % 12 or 4, random_state=seed
                         )
                     ]
                     body = {
@@ -192,8 +165,8 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
 
 
 def _print_quality(ctx: PlatformContext, console: Console) -> None:
+    from recplat.cli.quality import latest_runs_table
     from recplat.quality.report import write_index
-    from recplat.quality_cli import latest_runs_table
 
     console.print(latest_runs_table(ctx.metadata))
     page = write_index(metadata=ctx.metadata, root=ctx.settings.reports_dir)
@@ -209,7 +182,6 @@ def _print_results(
     seconds: float,
     url: str,
 ) -> None:
-    from recplat.cli import metrics_table
 
     console.print(metrics_table(outcomes))
     category = dict(zip(items["item_id"], items["category_id"], strict=True))
@@ -236,3 +208,35 @@ def _print_results(
         f"model {t['model_ms']:.1f} ms, total {t['total_ms']:.1f} ms"
     )
     console.print(f"[bold]demo finished in {seconds:.0f}s[/]; Serve and Ray were shut down.")
+
+
+GENERATOR = GeneratorConfig()  # the demo's data are the generator's defaults
+
+
+def demo_command(
+    users: Annotated[int, typer.Option(help="Users to generate.")] = GENERATOR.users,
+    items: Annotated[int, typer.Option(help="Items to generate.")] = GENERATOR.items,
+    impressions: Annotated[
+        int, typer.Option(help="Impressions to generate (training rows).")
+    ] = GENERATOR.impressions,
+    epochs: Annotated[int, typer.Option(help="Maximum training epochs per model.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the data and of training.")] = GENERATOR.seed,
+    port: Annotated[int, typer.Option(help="HTTP port of the ranking API during the demo.")] = 8000,
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Run everything end to end on the embedded default.
+
+    generate -> GX gates -> Feast -> Ray Train -> registry -> Ray Serve -> HTTP.
+    """
+    ctx = context_from(feature_repo, home)
+    options = DemoOptions(
+        data=dataclasses.replace(
+            GENERATOR, users=users, items=items, impressions=impressions, seed=seed
+        ),
+        epochs=epochs,
+        port=port,
+        allow_failures=tuple(allow_failures or ()),
+    )
+    guard(lambda: run_demo(ctx, options=options, console=console))

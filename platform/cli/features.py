@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from recplat.cli_common import AllowFailures, FeatureRepo, Home, console, context_from, guard
+from recplat.cli.common import AllowFailures, FeatureRepo, Home, console, context_from, guard
 from rich import box
 from rich.markup import escape
 from rich.table import Table

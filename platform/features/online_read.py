@@ -24,24 +24,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from recplat.training.datasets import fill_missing
+from recplat.features.encoding import fill_missing
+from recplat.features.online_layout import (
+    backend,
+    entity_key,
+    entity_key_proto,
+    python_value,
+    redis_client,
+    sqlite_connection,
+    sqlite_path,
+    sqlite_table,
+    versioned_view_name,
+)
 
 if TYPE_CHECKING:
     from feast import FeatureStore
-    from feast.protos.feast.types.Value_pb2 import Value
-
-KEY_CACHE = 1 << 18  # serialized entity keys kept (ids -> bytes; never stale)
-
-
-def python_value(value: Value | None) -> Any:
-    """A Feast value as Python: int/float/str, a list for arrays, None when missing."""
-    if value is None:
-        return None
-    kind = value.WhichOneof("val")
-    if kind is None or kind == "null_val":
-        return None
-    found = getattr(value, kind)
-    return list(found.val) if kind.endswith("_list_val") else found
 
 
 @dataclass(frozen=True)
@@ -145,40 +142,23 @@ RowReader = Callable[[list[RowRequest]], list[Rows]]
 def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple[RowReader, bool]:
     """The fastest correct way to read rows from this store's online store, and whether
     its client enforces `timeout_s` (only SQLite and plain Redis do, and only when set)."""
-    from feast.infra.key_encoding_utils import serialize_entity_key
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
     config = store.config
     version = config.entity_key_serialization_version
-    online = store._get_provider().online_store
-    kind = getattr(config.online_store, "type", "")
+    kind = backend(config)
 
-    def proto(join_key: str, entity: int) -> EntityKey:
-        return EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=entity)])
-
-    @functools.lru_cache(maxsize=KEY_CACHE)
-    def key(join_key: str, entity: int) -> bytes:
-        return bytes(
-            serialize_entity_key(proto(join_key, entity), entity_key_serialization_version=version)
-        )
-
-    if kind == "sqlite" and hasattr(online, "_get_conn") and hasattr(online, "_get_db_path"):
+    if kind == "sqlite":
         import sqlite3
 
-        from feast.infra.online_stores.sqlite import _table_id
-
         if timeout_s is None:
-            conn = online._get_conn(config)
+            conn = sqlite_connection(store)
         else:  # our own connection: its busy timeout is the deadline (Feast's waits 5 s)
-            conn = sqlite3.connect(
-                online._get_db_path(config), timeout=timeout_s, check_same_thread=False
-            )
-        versioning = config.registry.enable_online_feature_view_versioning
+            conn = sqlite3.connect(sqlite_path(store), timeout=timeout_s, check_same_thread=False)
 
         def sqlite_view(view: Any, join_key: str, ids: list[int], names: list[str]) -> Rows:
-            keys = [key(join_key, i) for i in ids]
-            table = _table_id(config.project, view, versioning).replace('"', '""')
+            keys = [entity_key(join_key, i, version) for i in ids]
+            table = sqlite_table(config, view).replace('"', '""')
             found: dict[bytes, dict[str, Any]] = {}
             for entity, name, value in conn.execute(
                 f'SELECT entity_key, feature_name, value FROM "{table}" '
@@ -191,13 +171,13 @@ def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple
 
         return (lambda requests: [sqlite_view(*r) for r in requests]), timeout_s is not None
 
-    if kind == "redis" and hasattr(online, "_get_client"):
+    if kind == "redis":
         import redis
         from feast.infra.online_stores.helpers import _mmh3
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        client = online._get_client(config.online_store)
+        client = redis_client(store)
         native = timeout_s is not None and isinstance(client, redis.Redis)
         if native:  # the same server and options, but every wait bounded and no retries
             client = redis.Redis(
@@ -210,13 +190,18 @@ def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple
             )
         project = config.project.encode("utf-8")
         field = functools.lru_cache(maxsize=256)(lambda view, name: _mmh3(f"{view}:{name}"))
+        # Hash fields are named from the versioned view name, as the writer names them.
+        versioned: dict[str, str] = {}
 
         def redis_rows(requests: list[RowRequest]) -> list[Rows]:
             with client.pipeline(transaction=False) as pipe:  # every view, one round trip
                 for view, join_key, ids, names in requests:
-                    hashes = [field(view.name, n) for n in names]
+                    name = versioned.get(view.name) or versioned.setdefault(
+                        view.name, versioned_view_name(config, view)
+                    )
+                    hashes = [field(name, n) for n in names]
                     for i in ids:
-                        pipe.hmget(key(join_key, i) + project, hashes)
+                        pipe.hmget(entity_key(join_key, i, version) + project, hashes)
                 replies = iter(pipe.execute())
             return [
                 [
@@ -234,7 +219,7 @@ def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple
         rows = provider.online_read(
             config=config,
             table=view,
-            entity_keys=[proto(join_key, i) for i in ids],
+            entity_keys=[entity_key_proto(join_key, i) for i in ids],
             requested_features=list(names),  # a copy: some stores append to it
         )
         return [row or {} for _, row in rows]

@@ -11,9 +11,10 @@ from typing import Any
 
 import torch
 from recplat.models.catalog import build_model, entry
-from recplat.training.engine import FitOptions, FitState, fit, split_metrics
-from recplat.training.job import TrainingData, TrainOptions
+from recplat.training.fit import FitState, fit, split_metrics
 from recplat.training.optim import build_optimizer, build_scheduler, initialise
+from recplat.training.options import TrainOptions
+from recplat.training.training_set import TrainingData
 from torch import nn
 
 
@@ -56,14 +57,9 @@ def train_local(
         train=data.arrays["train"],
         validation=data.arrays["validation"],
         optimizer=optimizer,
-        options=FitOptions(
-            epochs=options.epochs,
-            batch_size=options.batch_size,
-            patience=options.patience,
-            seed=options.seed,
-            aux_weight=float(getattr(config, "aux_weight", 0.0)),
-            task=spec.task,
-        ),
+        options=options,
+        task=spec.task,
+        aux_weight=float(getattr(config, "aux_weight", 0.0)),
         device=torch.device("cpu"),
         item_categories=data.item_categories if spec.needs_negatives else None,
         scheduler=scheduler,

@@ -1,6 +1,7 @@
-"""One epoch of training and batched prediction: the model-agnostic core.
+"""The fit loop: epochs, early stopping on validation, the best weights kept.
 
-Used by the Ray Train worker loop and, without Ray, by benchmarks. The loss
+Model-agnostic; run by the Ray Train worker (`ray_worker`) and, without Ray, by
+`in_process`. The loss
 lives here, not in the models: binary cross-entropy on the click logit, plus
 DIEN's auxiliary loss (next behaviour vs a sampled negative) when the model
 returns one.
@@ -15,32 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from recplat.models.dien import DIENOutput
+from recplat.models.predict import predict_logits, to_batch
 from recplat.training.metrics import classification_metrics, regression_metrics
+from recplat.training.options import TrainOptions
 from torch import nn
 from torch.nn import functional as F
-
-INPUTS = (
-    "user_id",
-    "item_id",
-    "category_id",
-    "age_bucket",
-    "gender",
-    "price_bucket",
-    "hour",
-    "weekday",
-    "device",
-    "hist_item_ids",
-    "hist_category_ids",
-)
-
-
-def to_batch(
-    arrays: dict[str, np.ndarray], index: np.ndarray, device: torch.device
-) -> dict[str, torch.Tensor]:
-    """Model inputs for the rows in `index`, as tensors on `device`."""
-    return {
-        name: torch.from_numpy(arrays[name][index]).to(device) for name in INPUTS if name in arrays
-    }
 
 
 def sample_negatives(
@@ -158,29 +138,6 @@ def train_epoch(
     return total / max(seen, 1)
 
 
-@torch.no_grad()
-def predict_logits(
-    model: nn.Module,
-    arrays: dict[str, np.ndarray],
-    *,
-    batch_size: int = 4096,
-    device: torch.device | None = None,
-) -> np.ndarray:
-    """Logits for every row of `arrays`, in order (eval mode)."""
-    device = device or torch.device("cpu")
-    if model.training:  # eval() walks every submodule: 0.2 ms a call, per ranking request
-        model.eval()
-    n = len(arrays["user_id"])
-    out = [
-        model(to_batch(arrays, np.arange(start, min(start + batch_size, n)), device))
-        .float()
-        .cpu()
-        .numpy()
-        for start in range(0, n, batch_size)
-    ]
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-
-
 def evaluate(
     model: nn.Module, arrays: dict[str, np.ndarray], *, device: torch.device | None = None
 ) -> dict[str, float]:
@@ -232,19 +189,6 @@ class FitState:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class FitOptions:
-    """Loop settings of `fit`."""
-
-    epochs: int
-    batch_size: int
-    patience: int
-    seed: int
-    aux_weight: float = 0.0
-    use_amp: bool = False
-    task: str = "binary"  # "regression": rating target, MSE, RMSE early stopping
-
-
 EpochHook = Callable[[FitState, dict[str, torch.Tensor]], None]
 
 
@@ -261,7 +205,10 @@ def fit(
     train: dict[str, np.ndarray],
     validation: dict[str, np.ndarray],
     optimizer: torch.optim.Optimizer,
-    options: FitOptions,
+    options: TrainOptions,
+    task: str = "binary",
+    aux_weight: float = 0.0,
+    use_amp: bool = False,
     device: torch.device,
     shard: np.ndarray | None = None,
     rank: int = 0,
@@ -281,7 +228,10 @@ def fit(
         train: Training arrays (with `label`, or `rating` for rating models).
         validation: Validation arrays, evaluated in full after every epoch.
         optimizer: The optimizer.
-        options: Epochs, batch size, patience, seed, aux weight, AMP.
+        options: The job's options (epochs, batch size, patience, seed are read here).
+        task: "binary" (click logit, AUC) or "regression" (rating, RMSE): the catalogue's.
+        aux_weight: Weight of the model's auxiliary loss (DIEN's config), 0 for none.
+        use_amp: bf16 autocast (only where the device is a GPU).
         device: Where batches go.
         shard: Training rows of this worker (default: all).
         rank: Worker rank (seeds the shuffle with it).
@@ -312,16 +262,16 @@ def fit(
             optimizer=optimizer,
             batch_size=options.batch_size,
             device=device,
-            aux_weight=options.aux_weight,
+            aux_weight=aux_weight,
             item_categories=item_categories,
             rng=rng,
-            use_amp=options.use_amp,
-            task=options.task,
+            use_amp=use_amp,
+            task=task,
             scheduler=scheduler,
         )
         train_seconds = time.perf_counter() - started
-        metrics = split_metrics(unwrap(model), validation, task=options.task, device=device)
-        score = stopping_score(metrics, task=options.task)
+        metrics = split_metrics(unwrap(model), validation, task=task, device=device)
+        score = stopping_score(metrics, task=task)
         if score > state.best_score:
             best = _cpu_state(model)
             state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
@@ -336,7 +286,7 @@ def fit(
                 "train_rows": len(rows),
                 "train_seconds": train_seconds,
                 **{f"val_{k}": v for k, v in metrics.items()},
-                **best_validation(state.best_score, task=options.task),
+                **best_validation(state.best_score, task=task),
             }
         )
         if on_epoch is not None:

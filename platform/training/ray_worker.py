@@ -11,20 +11,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from recplat.models.catalog import build_model, config_from_dict, entry
-from recplat.training.engine import FitOptions, FitState, fit, unwrap
-from recplat.training.optim import (
-    OptimizerConfig,
-    ScheduleConfig,
-    build_optimizer,
-    build_scheduler,
-    initialise,
-)
+from recplat.training.fit import FitState, fit, unwrap
+from recplat.training.optim import build_optimizer, build_scheduler, initialise
+from recplat.training.options import TrainOptions
 from recplat.training.shards import collect
 
 
@@ -53,35 +49,58 @@ def load_state(folder: Path) -> FitState:
     return FitState(**values)
 
 
-def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Ray Train entry point; `config` comes from `TorchTrainer(train_loop_config=...)`."""
+@dataclass(frozen=True)
+class WorkerJob:
+    """What every worker receives (`TorchTrainer(train_loop_config={"job": WorkerJob})`).
+
+    Attributes:
+        options: The job's options.
+        model_config: The model's config as plain values (`config_to_dict`).
+        data: Object ref of {"validation": arrays, "item_categories": table}.
+        train_dtypes: dtype string of each training array (Ray Data shards lose them).
+        resume_from: A checkpoint folder to start from (`recplat train --resume`).
+        progress: The driver's progress sink actor, or None.
+    """
+
+    options: TrainOptions
+    model_config: dict[str, Any]
+    data: Any
+    train_dtypes: dict[str, str]
+    resume_from: str | None = None
+    progress: Any = None
+
+
+def train_loop_per_worker(config: dict[str, WorkerJob]) -> None:
+    """Ray Train entry point; `config["job"]` is the `WorkerJob`."""
     import ray
     import ray.train
     import ray.train.torch
 
+    job = config["job"]
+    options = job.options
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    if config.get("threads"):
-        torch.set_num_threads(int(config["threads"]))
-    torch.manual_seed(int(config["seed"]))
-    data = ray.get(config["data"])
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    data = ray.get(job.data)
     # Only this worker's rows: Ray Train split the training dataset across workers.
     train = collect(
         ray.train.get_dataset_shard("train"),
-        dtypes={k: np.dtype(v) for k, v in config["train_dtypes"].items()},
+        dtypes={k: np.dtype(v) for k, v in job.train_dtypes.items()},
     )
 
-    model_config = config_from_dict(config["model_name"], config["model_config"])
-    model = build_model(config["model_name"], model_config)
-    initialise(model, config["init"], seed=int(config["seed"]))
-    optimizer = build_optimizer(model.parameters(), OptimizerConfig(**config["optimizer"]))
-    scheduler = build_scheduler(optimizer, ScheduleConfig(**config["schedule"]))
+    model_config = config_from_dict(options.model_name, job.model_config)
+    model = build_model(options.model_name, model_config)
+    initialise(model, options.init, seed=options.seed)
+    optimizer = build_optimizer(model.parameters(), options.optimizer)
+    scheduler = build_scheduler(optimizer, options.schedule)
     state, best = FitState(), None
 
     checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None and config.get("resume_from"):
+    if checkpoint is None and job.resume_from:
         # `recplat train --resume RUN`: a new job continuing an interrupted one.
-        checkpoint = ray.train.Checkpoint(path=config["resume_from"])
+        checkpoint = ray.train.Checkpoint(path=job.resume_from)
     if checkpoint is not None:  # resuming after a failure or an interruption
         with checkpoint.as_directory() as folder:
             path = Path(folder)
@@ -96,7 +115,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     model = ray.train.torch.prepare_model(model)
     device = ray.train.torch.get_device()
-    fail_at = config.get("fail_at_epoch")
+    fail_at = options.fail_at_epoch
 
     def before_epoch(epoch: int) -> None:
         if fail_at is not None and epoch == fail_at and checkpoint is None and rank == world - 1:
@@ -105,8 +124,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     def on_epoch(state: FitState, best: dict[str, torch.Tensor]) -> None:
         report = state.history[-1]
         with tempfile.TemporaryDirectory() as folder:
-            if rank == 0 and config.get("progress") is not None:
-                config["progress"].put.remote(report)
+            if rank == 0 and job.progress is not None:
+                job.progress.put.remote(report)
             if rank == 0:
                 _save_checkpoint(
                     Path(folder),
@@ -121,24 +140,19 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 ray.train.report(report)
 
     # Sequence models with an auxiliary loss (DIEN) train with sampled negatives.
-    needs_negatives = entry(config["model_name"]).needs_negatives
+    spec = entry(options.model_name)
     fit(
         model,
         train=train,
         validation=data["validation"],
         optimizer=optimizer,
-        options=FitOptions(
-            epochs=int(config["epochs"]),
-            batch_size=int(config["batch_size"]),
-            patience=int(config["patience"]),
-            seed=int(config["seed"]),
-            aux_weight=float(getattr(model_config, "aux_weight", 0.0)),
-            use_amp=bool(config.get("amp")) and device.type == "cuda",
-            task=entry(config["model_name"]).task,
-        ),
+        options=options,
+        task=spec.task,
+        aux_weight=float(getattr(model_config, "aux_weight", 0.0)),
+        use_amp=options.amp and device.type == "cuda",
         device=device,
         rank=rank,
-        item_categories=data["item_categories"] if needs_negatives else None,
+        item_categories=data["item_categories"] if spec.needs_negatives else None,
         state=state,
         best=best,
         on_epoch=on_epoch,

@@ -1,72 +1,27 @@
-"""The point-in-time training set and its tensor encoding.
+"""Feature rows -> model inputs, the one encoding of training and serving.
 
-Point-in-time rule: a row for an impression at time t sees only behaviour
-strictly before t. Feast's join is inclusive (feature time <= lookup time), so
-recplat looks features up at t - 1 microsecond. A click at t (on the target
-itself, or on a sibling shown in the same request) is stamped t and so stays
-out of the row's history.
+`fill_missing` gives features the store had no value for their defaults;
+`encode` turns a frame of feature rows (the point-in-time training set) into
+int64 arrays; `encode_request` does the same for one ranking request (a user's
+features broadcast over the candidates) without building a frame, equal to
+the frame path by test. Training sets and `/rank` both go through here, so an
+encoding change reaches both at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from recplat.arrow_lists import flat_lists, is_arrow_list, list_lengths, pad_flat
 from recplat.events.schema import device_index
-from recplat.features.point_in_time import UnsupportedServiceError, historical_frame
-from recplat.features.repo import quiet_library_warnings
+from recplat.io.arrow_lists import flat_lists, is_arrow_list, list_lengths, pad_flat
 from recplat.models.layers import CONTEXT_FIELDS, Vocab
 
-if TYPE_CHECKING:
-    from feast import FeatureStore
-
-FEATURE_SERVICE = "ranking_v1"
-LOOKUP_OFFSET = pd.Timedelta(microseconds=1)
 # Missing values become -1 here and 0 ("unknown") after `encode` shifts them by one.
 SHIFTED_FEATURES = ("age_bucket", "gender", "price_bucket")
 SEQUENCE_FEATURES = ("hist_item_ids", "hist_category_ids", "hist_timestamps")
-
-
-def entity_frame(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per impression, with the lookup time just before the impression."""
-    imp = events[events["event_type"] == "impression"]
-    return pd.DataFrame(
-        {
-            "event_id": imp["event_id"].to_numpy(),
-            "user_id": imp["user_id"].to_numpy(),
-            "item_id": imp["item_id"].to_numpy(),
-            "event_timestamp": pd.to_datetime(imp["event_timestamp"], utc=True) - LOOKUP_OFFSET,
-            "label": imp["clicked"].to_numpy(),
-            "hour": imp["hour"].to_numpy(),
-            "weekday": imp["weekday"].to_numpy(),
-            "device": imp["device"].to_numpy(),
-        }
-    )
-
-
-def historical_features(
-    *, store: FeatureStore, entities: pd.DataFrame, feature_service: str = FEATURE_SERVICE
-) -> pd.DataFrame:
-    """Point-in-time join through Feast, in event order, missing values filled.
-
-    Users with no earlier behaviour get empty sequences; unknown items get
-    category 0 (int columns come back as float when a value is missing).
-    Services over file-backed views join in `recplat.features.point_in_time`
-    (list features stay Arrow lists); others, e.g. with on-demand views, in Feast.
-    """
-    try:
-        # recplat's vectorized join over the same Parquet tables (equal by test).
-        frame = historical_frame(store=store, entities=entities, feature_service=feature_service)
-    except UnsupportedServiceError:
-        service = store.get_feature_service(feature_service)
-        with quiet_library_warnings():
-            frame = store.get_historical_features(entity_df=entities, features=service).to_df()
-    frame = frame.sort_values("event_id", kind="stable").reset_index(drop=True)
-    return fill_missing(frame)
 
 
 def fill_missing(frame: pd.DataFrame) -> pd.DataFrame:
@@ -187,32 +142,3 @@ def encode_request(
     for name, size in CONTEXT_FIELDS.items():
         out[name] = _clamp(out[name], size)
     return out
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Time-ordered train / validation / test frames."""
-
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    test: pd.DataFrame
-
-
-def temporal_split(frame: pd.DataFrame, *, validation: float = 0.1, test: float = 0.1) -> Splits:
-    """Split by time: the newest `test` share is the test set, the one before it validation."""
-    ordered = frame.sort_values(["event_timestamp", "event_id"], kind="stable").reset_index(
-        drop=True
-    )
-    n = len(ordered)
-    n_test, n_val = int(n * test), int(n * validation)
-    cut_val, cut_test = n - n_test - n_val, n - n_test
-    return Splits(ordered.iloc[:cut_val], ordered.iloc[cut_val:cut_test], ordered.iloc[cut_test:])
-
-
-def vocab_from_catalog(*, users: pd.DataFrame, items: pd.DataFrame) -> Vocab:
-    """Id-space sizes from the user and item tables."""
-    return Vocab(
-        users=int(users["user_id"].max()) + 1,
-        items=int(items["item_id"].max()) + 1,
-        categories=int(items["category_id"].max()) + 1,
-    )

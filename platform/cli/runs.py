@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from recplat.cli_common import FeatureRepo, Home, console, context_from, headline_metric
+from recplat.cli.common import FeatureRepo, Home, console, context_from
+from recplat.cli.tables import epochs_table, headline_metric, kv_table
 from rich import box
 from rich.markup import escape
 from rich.table import Table
@@ -16,17 +16,6 @@ runs_app = typer.Typer(
 )
 
 STATUS = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
-
-
-# Per-epoch columns of `runs show`, as present (rating models report RMSE and MAE).
-EPOCH_COLUMNS = {
-    "train_loss": "train loss",
-    "val_auc": "val AUC",
-    "val_gauc": "val GAUC",
-    "val_logloss": "val logloss",
-    "val_rmse": "val RMSE",
-    "val_mae": "val MAE",
-}
 
 
 @runs_app.command("list")
@@ -60,14 +49,6 @@ def runs_list(
     console.print(table)
 
 
-def kv_table(title: str, values: dict[str, Any]) -> Table:
-    table = Table("key", "value", title=title, box=box.SIMPLE_HEAD, show_header=False)
-    for key, value in values.items():
-        shown = value if isinstance(value, str) else json.dumps(value, default=str)
-        table.add_row(key, escape(shown))
-    return table
-
-
 @runs_app.command("show")
 def runs_show(
     run_id: Annotated[int, typer.Argument(help="Run id (see `recplat runs list`).")],
@@ -90,16 +71,7 @@ def runs_show(
     metrics = run.metrics or {}
     history = metrics.get("history") or []
     if history:
-        table = Table(title="per epoch", box=box.SIMPLE_HEAD)
-        shown = [k for k in EPOCH_COLUMNS if k in history[0]]
-        for name in ("epoch", *(EPOCH_COLUMNS[k] for k in shown)):
-            table.add_column(name, justify="right")
-        for h in history:
-            table.add_row(
-                str(h.get("epoch")),
-                *(f"{h[k]:.4f}" if isinstance(h.get(k), float) else "" for k in shown),
-            )
-        console.print(table)
+        console.print(epochs_table(history))
     tests = {k: v for k, v in metrics.items() if k.startswith("test_") or k.startswith("best_")}
     if tests:
         console.print(kv_table("result", tests))

@@ -1,4 +1,4 @@
-"""Training job configuration: one YAML file per model, checked on load.
+"""One typed options object for a training job: YAML, CLI flags and recorded runs build it.
 
 ```yaml
 model: din
@@ -9,8 +9,12 @@ schedule: {name: constant, warmup_steps: 0}
 init: default
 ```
 
-An unknown key or a value of the wrong type is an error that names the file,
-the key and what was expected, before anything starts.
+`load_options(path)` reads such a file into `TrainOptions`; `with_flags` lays
+the CLI's flags over it; `TrainOptions.from_record` rebuilds the options a run
+was started with from the registry. The same object goes to the Ray Train
+workers, the in-process trainer and the fit loop. An unknown key or a value of
+the wrong type is an error that names the file, the key and what was
+expected, before anything starts.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
-from recplat.models.catalog import CATALOG
+from recplat.models.catalog import CATALOG, entry
+from recplat.models.layers import Vocab
 from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
 
 Placement = Literal["pack", "spread", "strict_spread"]
+DEFAULT_EMBED_DIM = 16
 
 
 class ConfigError(ValueError):
@@ -34,23 +40,33 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """The `train:` section: how the job runs.
+class TrainOptions:
+    """What to train and how.
 
     Attributes:
-        epochs: Maximum epochs (early stopping on validation AUC may end sooner).
+        model_name: A catalogue name (`embedding_mlp`, `din`, `dien`, `rating_mlp`...).
+        epochs: Maximum epochs (early stopping on validation may end sooner).
         batch_size: Rows per optimiser step, per worker.
-        patience: Epochs without validation-AUC gain before stopping.
+        patience: Epochs without a validation gain (AUC; RMSE for rating
+            models) before stopping.
         seed: Seed of initialisation and shuffling.
         num_workers: Ray Train workers (DDP when > 1).
         use_gpu: One GPU per worker.
         amp: bf16 autocast on GPU (ignored on CPU).
         max_failures: Worker-group restarts allowed (each resumes from the last checkpoint).
-        threads: Torch threads per worker (null: Ray's default).
+        threads: Torch threads per worker (None: Ray's default).
         placement: Where workers go: pack (fewest nodes), spread (prefer distinct
             nodes) or strict_spread (one worker per node, or wait).
+        fail_at_epoch: Inject a worker failure at this epoch (fault-tolerance tests).
+        embed_dim: Embedding size.
+        model_params: Model config fields other than vocab and embed_dim
+            (e.g. hidden, activation, batch_norm, aux_weight).
+        optimizer: Optimiser and learning rate.
+        schedule: Learning-rate schedule (warm-up, decay).
+        init: Weight initialisation scheme.
     """
 
+    model_name: str
     epochs: int = 3
     batch_size: int = 512
     patience: int = 2
@@ -61,23 +77,84 @@ class RunSettings:
     max_failures: int = 1
     threads: int | None = None
     placement: Placement = "pack"
+    fail_at_epoch: int | None = None
+    embed_dim: int = DEFAULT_EMBED_DIM
+    model_params: dict[str, Any] = field(default_factory=dict)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    init: InitName = "default"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "num_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.placement not in get_args(Placement):
+            raise ValueError(
+                f"placement {self.placement!r}: choose one of {list(get_args(Placement))}"
+            )
+
+    def model_config(self, vocab: Vocab) -> Any:
+        """The model's config for `vocab`."""
+        return entry(self.model_name).config(
+            vocab=vocab, embed_dim=self.embed_dim, **self.model_params
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain values for the registry (`from_record` reads them back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TrainOptions:
+        """The options a run was started with, from its recorded config."""
+        values = dict(record)
+        values["optimizer"] = OptimizerConfig(**values["optimizer"])
+        values["schedule"] = ScheduleConfig(**values["schedule"])
+        values["model_params"] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values["model_params"].items()
+        }
+        values.pop("resume_from", None)  # recorded by runs before options were one type
+        return cls(**values)
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """A whole training configuration."""
+# The YAML's `train:` section: how the job runs.
+RUN_FIELDS = (
+    "epochs",
+    "batch_size",
+    "patience",
+    "seed",
+    "num_workers",
+    "use_gpu",
+    "amp",
+    "max_failures",
+    "threads",
+    "placement",
+)
+SECTIONS = ("model", "model_config", "train", "optimizer", "schedule", "init")
 
-    model: str
-    model_config: dict[str, Any] = field(default_factory=dict)
-    train: RunSettings = field(default_factory=RunSettings)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    init: InitName = "default"
+
+def with_flags(
+    options: TrainOptions, *, model: str | None = None, lr: float | None = None, **flags: Any
+) -> TrainOptions:
+    """`options` with the CLI's flags laid over it (a flag left at None keeps the value).
+
+    A `model` other than the configured one starts from that model's defaults.
+
+    Raises:
+        ConfigError: An unknown model or an invalid value.
+    """
+    if model is not None and model != options.model_name:
+        if model not in CATALOG:
+            raise ConfigError(f"unknown model {model!r}; choose one of {sorted(CATALOG)}")
+        options = dataclasses.replace(
+            options, model_name=model, model_params={}, embed_dim=DEFAULT_EMBED_DIM
+        )
+    changes = {k: v for k, v in flags.items() if v is not None}
+    if lr is not None:
+        changes["optimizer"] = dataclasses.replace(options.optimizer, lr=lr)
+    try:
+        return dataclasses.replace(options, **changes)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _describe(hint: Any) -> str:
@@ -129,14 +206,15 @@ def _check(value: Any, hint: Any, where: str) -> Any:
 
 
 def _section(
-    cls: type[Any], data: Any, where: str, *, skip: tuple[str, ...] = ()
+    cls: type[Any], data: Any, where: str, *, names: tuple[str, ...] | None = None
 ) -> dict[str, Any]:
+    """The checked values of one YAML section for the fields `names` of `cls`."""
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = get_type_hints(cls)
-    known = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    known = list(names) if names is not None else [f.name for f in dataclasses.fields(cls)]
     values = {}
     for key, value in data.items():
         if key not in known:
@@ -145,8 +223,8 @@ def _section(
     return values
 
 
-def parse_config(data: Any, *, source: str = "config") -> TrainConfig:
-    """Validate a parsed YAML document.
+def parse_options(data: Any, *, source: str = "config") -> TrainOptions:
+    """Validate a parsed YAML document into options.
 
     Raises:
         ConfigError: Unknown key, wrong type or invalid value, named with `source`.
@@ -154,21 +232,25 @@ def parse_config(data: Any, *, source: str = "config") -> TrainConfig:
     try:
         if not isinstance(data, dict):
             raise ConfigError("expected a mapping at the top level")
-        top = {f.name for f in dataclasses.fields(TrainConfig)}
         for key in data:
-            if key not in top:
-                raise ConfigError(f"{key}: unknown key; known keys: {', '.join(sorted(top))}")
+            if key not in SECTIONS:
+                raise ConfigError(f"{key}: unknown key; known keys: {', '.join(sorted(SECTIONS))}")
         model = data.get("model")
         if model not in CATALOG:
             raise ConfigError(f"model: expected one of {sorted(CATALOG)}, got {model!r}")
-        model_config = _section(
-            CATALOG[model].config, data.get("model_config"), "model_config", skip=("vocab",)
+        config = CATALOG[model].config
+        params = _section(
+            config,
+            data.get("model_config"),
+            "model_config",
+            names=tuple(f.name for f in dataclasses.fields(config) if f.name != "vocab"),
         )
         try:
-            return TrainConfig(
-                model=model,
-                model_config=model_config,
-                train=RunSettings(**_section(RunSettings, data.get("train"), "train")),
+            return TrainOptions(
+                model_name=model,
+                embed_dim=params.pop("embed_dim", DEFAULT_EMBED_DIM),
+                model_params=params,
+                **_section(TrainOptions, data.get("train"), "train", names=RUN_FIELDS),
                 optimizer=OptimizerConfig(
                     **_section(OptimizerConfig, data.get("optimizer"), "optimizer")
                 ),
@@ -185,7 +267,7 @@ def parse_config(data: Any, *, source: str = "config") -> TrainConfig:
         raise ConfigError(f"{source}: {error}") from None
 
 
-def load_config(path: Path) -> TrainConfig:
+def load_options(path: Path) -> TrainOptions:
     """Read and validate a YAML training configuration.
 
     Raises:
@@ -197,4 +279,4 @@ def load_config(path: Path) -> TrainConfig:
         raise ConfigError(f"{path}: no such file") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return parse_config(data, source=str(path))
+    return parse_options(data, source=str(path))

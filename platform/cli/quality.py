@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from recplat.cli_common import AllowFailures, FeatureRepo, Home, console, context_from
-from recplat.context import PlatformContext
+from recplat.cli.common import AllowFailures, FeatureRepo, Home, console, context_from
+from recplat.cli.context import PlatformContext
 from recplat.registry.store import MetadataStore
 from recplat.registry.tables import ValidationRun
 from rich import box
@@ -43,10 +43,10 @@ def _validate(
     ctx: PlatformContext, dataset: Dataset, file: Path | None, allow: tuple[str, ...]
 ) -> int:
     from recplat.features.build import table_specs
+    from recplat.io.parquet import read_parquet
     from recplat.quality.online import check_online
     from recplat.quality.suites import events_suite
-    from recplat.storage import read_parquet
-    from recplat.training.job import prepare_training_data
+    from recplat.training.training_set import prepare_training_data
 
     settings, gate = ctx.settings, ctx.gate
     if dataset is Dataset.online:

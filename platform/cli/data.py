@@ -1,0 +1,177 @@
+"""`recplat data ...`: generate, import and ingest event data through the events gate."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from recplat.cli.common import AllowFailures, FeatureRepo, Home, console, context_from, guard
+from recplat.events.synthetic import GeneratorConfig
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from recplat.cli.context import PlatformContext
+    from recplat.events.importing import ImportedData
+    from recplat.events.ingest import IngestResult
+
+data_app = typer.Typer(help="Event data: generate and ingest.", no_args_is_help=True)
+GENERATOR = GeneratorConfig()  # the generator's defaults, shown as the flags' defaults
+
+
+@data_app.command("generate")
+def data_generate(
+    users: Annotated[int, typer.Option(help="Number of users.")] = GENERATOR.users,
+    items: Annotated[int, typer.Option(help="Number of items.")] = GENERATOR.items,
+    categories: Annotated[
+        int, typer.Option(help="Item categories (on an interest ring).")
+    ] = GENERATOR.categories,
+    impressions: Annotated[
+        int, typer.Option(help="Target number of impressions (training rows).")
+    ] = GENERATOR.impressions,
+    days: Annotated[
+        int, typer.Option(help="Days of simulated traffic from 2026-01-01 UTC.")
+    ] = GENERATOR.days,
+    drift: Annotated[
+        float, typer.Option(help="Per-session probability that an interest drifts.")
+    ] = GENERATOR.drift,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = GENERATOR.seed,
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Generate a synthetic event log and ingest it through the events gate."""
+    from recplat.cli.pipeline import generate_events
+
+    ctx = context_from(feature_repo, home)
+    config = dataclasses.replace(
+        GENERATOR,
+        users=users,
+        items=items,
+        categories=categories,
+        impressions=impressions,
+        days=days,
+        drift=drift,
+        seed=seed,
+    )
+    with console.status("generating events and validating them..."):
+        result = guard(
+            lambda: generate_events(ctx, config=config, allow=tuple(allow_failures or ()))
+        )
+    console.print(
+        f"accepted {result.events:,} events, {result.users:,} users, {result.items:,} items"
+        f" -> {ctx.settings.events_path}"
+    )
+
+
+def _ingest_imported(
+    ctx: PlatformContext,
+    load: Callable[[], ImportedData],
+    *,
+    source: str,
+    allow: list[str] | None,
+) -> IngestResult:
+    """Read a published data set (format errors: file, line, reason) and ingest it, gated."""
+    from recplat.events.importing import ImportFormatError
+    from recplat.events.ingest import ingest
+
+    try:
+        with console.status("reading the files..."):
+            data = load()
+    except ImportFormatError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    with console.status("validating and ingesting..."):
+        return guard(
+            lambda: ingest(
+                events=data.events,
+                users=data.users,
+                items=data.items,
+                settings=ctx.settings,
+                gate=ctx.gate,
+                allow=tuple(allow or ()),
+                source=source,
+                ratings=data.ratings,
+            )
+        )
+
+
+@data_app.command("import-movielens")
+def data_import_movielens(
+    folder: Annotated[Path, typer.Argument(help="A GroupLens ml-100k or ml-1m folder.")],
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Import MovieLens ratings (rating >= 4 is a click) through the events gate."""
+    from recplat.events.movielens import load_movielens
+
+    ctx = context_from(feature_repo, home)
+    result = _ingest_imported(
+        ctx, lambda: load_movielens(folder), source="movielens", allow=allow_failures
+    )
+    console.print(
+        f"accepted {result.events:,} ratings as events, {result.users:,} users, "
+        f"{result.items:,} movies -> {ctx.settings.events_path}; the ratings themselves "
+        f"(for `recplat train --model rating_mlp`) -> {ctx.settings.ratings_path}"
+    )
+
+
+@data_app.command("import-amazon")
+def data_import_amazon(
+    reviews: Annotated[Path, typer.Argument(help="reviews_<Category>_5.json (one JSON per line).")],
+    meta: Annotated[Path, typer.Argument(help="meta_<Category>.json (one object per line).")],
+    negatives: Annotated[
+        int, typer.Option(help="Unclicked impressions sampled per review (DIEN's setup).")
+    ] = GENERATOR.seed,
+    seed: Annotated[int, typer.Option(help="Seed of the negative sampling.")] = 0,
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Import Amazon reviews as in the DIEN paper (reviews are clicks, sampled negatives)."""
+    from recplat.events.amazon import load_amazon
+
+    ctx = context_from(feature_repo, home)
+    result = _ingest_imported(
+        ctx,
+        lambda: load_amazon(reviews=reviews, meta=meta, negatives=negatives, seed=seed),
+        source="amazon",
+        allow=allow_failures,
+    )
+    sampled = result.events - result.ratings
+    console.print(
+        f"accepted {result.ratings:,} reviews as clicks and {sampled:,} sampled negatives, "
+        f"{result.users:,} users, {result.items:,} items -> {ctx.settings.events_path}"
+    )
+
+
+@data_app.command("ingest")
+def data_ingest(
+    path: Annotated[Path, typer.Argument(help="A Parquet file of new events (event schema).")],
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Validate a batch file of new events and append it to the accepted log.
+
+    A failing batch (or a file that is not Parquet) is quarantined with its
+    report and nothing is appended. Columns: event_id, user_id, item_id,
+    event_timestamp (UTC), event_type, clicked, hour, weekday, device.
+    """
+    from recplat.events.ingest import ingest_file
+
+    ctx = context_from(feature_repo, home)
+    with console.status(f"validating {path}..."):
+        result = guard(
+            lambda: ingest_file(
+                path=path, settings=ctx.settings, gate=ctx.gate, allow=tuple(allow_failures or ())
+            )
+        )
+    console.print(
+        f"appended {result.events:,} events to {ctx.settings.events_path} "
+        f"(validation run #{result.validation_run_id}); "
+        "next: recplat features build && recplat features materialize"
+    )

@@ -1,0 +1,152 @@
+"""`recplat train`: the point-in-time training set, Ray Train, the registry."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from recplat.cli.common import AllowFailures, FeatureRepo, Home, console, context_from, guard
+from recplat.cli.tables import epoch_line, metrics_table
+from rich.markup import escape
+
+
+def train_command(
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model: din, dien, embedding_mlp, logistic_regression, or rating_mlp "
+            "(explicit ratings of a MovieLens import, RMSE/MAE) [din]."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="YAML with the model, optimiser, schedule and job settings "
+            "(see configs/); flags given here override it.",
+        ),
+    ] = None,
+    resume: Annotated[
+        int | None,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted or failed run from its last checkpoint "
+            "(its recorded settings; --epochs may extend it).",
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (early stopping on validation AUC) [3].")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per step, per worker [512].")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate [2e-3].")] = None,
+    embed_dim: Annotated[int | None, typer.Option(help="Embedding size [16].")] = None,
+    num_workers: Annotated[
+        int | None, typer.Option(help="Ray Train workers, DDP when > 1 [1].")
+    ] = None,
+    gpu: Annotated[
+        bool | None, typer.Option("--gpu/--cpu", help="One GPU per worker (bf16 autocast).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of init and shuffling [0].")] = None,
+    placement: Annotated[
+        str | None,
+        typer.Option(help="Worker placement: pack, spread or strict_spread (one per node)."),
+    ] = None,
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Train a model on the point-in-time training set with Ray Train and register it.
+
+    Runs on a local Ray, or on the cluster in RAY_ADDRESS (also under
+    `ray job submit -- recplat train ...`). Ctrl-C leaves a resumable run.
+    """
+    from recplat.models.catalog import CATALOG
+    from recplat.training.options import ConfigError, TrainOptions, load_options, with_flags
+    from recplat.training.ratings import prepare_rating_data
+    from recplat.training.ray_driver import resume_run, train_model
+    from recplat.training.training_set import prepare_training_data
+
+    try:
+        base = load_options(config) if config else TrainOptions(model_name=model or "din")
+        options = with_flags(
+            base,
+            model=model,
+            lr=lr,
+            epochs=epochs,
+            batch_size=batch_size,
+            embed_dim=embed_dim,
+            num_workers=num_workers,
+            use_gpu=gpu,
+            seed=seed,
+            placement=placement,
+        )
+    except ConfigError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    name = options.model_name
+    ctx = context_from(feature_repo, home)
+    if resume is not None:  # the data follow the resumed run's model, not the flags
+        name = guard(lambda: ctx.metadata.run(run_id=resume)).model_name
+    allow = tuple(allow_failures or ())
+    if CATALOG[name].task == "regression":
+        with console.status("validating and splitting the ratings..."):
+            data = guard(
+                lambda: prepare_rating_data(settings=ctx.settings, gate=ctx.gate, allow=allow)
+            )
+    else:
+        with console.status("building the point-in-time training set..."):
+            data = guard(
+                lambda: prepare_training_data(settings=ctx.settings, gate=ctx.gate, allow=allow)
+            )
+    what = f"run {resume}" if resume is not None else name
+    epochs_total = epochs if resume is not None and epochs else options.epochs
+    try:
+        with _epoch_progress(f"training {what}", epochs_total) as on_epoch:
+            if resume is not None:
+                outcome = guard(
+                    lambda: resume_run(
+                        settings=ctx.settings,
+                        data=data,
+                        metadata=ctx.metadata,
+                        run_id=resume,
+                        epochs=epochs,
+                        on_epoch=on_epoch,
+                    )
+                )
+            else:
+                outcome = train_model(
+                    settings=ctx.settings,
+                    data=data,
+                    options=options,
+                    metadata=ctx.metadata,
+                    on_epoch=on_epoch,
+                )
+    except KeyboardInterrupt:
+        latest = ctx.metadata.runs(limit=1)
+        hint = f" --resume {latest[0].id}" if latest else " --resume RUN"
+        console.print(f"[yellow]interrupted; continue with: recplat train{hint}[/]")
+        raise typer.Exit(130) from None
+    console.print(metrics_table([outcome]))
+    console.print(
+        f"registered {outcome.model_name} version {outcome.version} (run {outcome.run_id}); "
+        f"curves: {outcome.artifact_path / 'curves.png'}"
+    )
+
+
+@contextlib.contextmanager
+def _epoch_progress(title: str, epochs: int) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A progress bar over epochs, with each epoch's metrics printed as it finishes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(title, total=epochs)
+
+        def on_epoch(m: dict[str, Any]) -> None:
+            bar.console.print(f"  {epoch_line(m)}")
+            bar.update(task, completed=int(m["epoch"]) + 1)
+
+        yield on_epoch
