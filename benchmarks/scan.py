@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -60,12 +59,10 @@ def main() -> None:
         lengths[0] = steps
         x = torch.randn(batch, steps, args.hidden, requires_grad=True)
         att = torch.rand(batch, steps) * (torch.arange(steps) < lengths.unsqueeze(1))
+        native_scan.choose()
         native = _ms(cell, x, lengths, att)
-        os.environ["RECPLAT_NATIVE_SCAN"] = "0"  # the TorchScript path
-        try:
-            script = _ms(cell, x, lengths, att)
-        finally:
-            del os.environ["RECPLAT_NATIVE_SCAN"]
+        native_scan.choose(enabled=False)  # the TorchScript path
+        script = _ms(cell, x, lengths, att)
         rows.append({"rows": batch, "steps": steps, "c_ms": native, "torchscript_ms": script})
         print(f"{batch:5d} {steps:5d} {native:8.2f} {script:15.2f} {script / native:8.1f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,11 +5,13 @@ TorchScript loops in `augru` spend most of their time dispatching ~15 small
 kernels per step, forward and backward. Here each loop is one C call over
 raw buffers: same layout, same equations, same saved tensors.
 
-The source is compiled with the system C compiler (`cc`, or `$CC`) into a
-cache folder (`$RECPLAT_NATIVE_CACHE`, default `~/.cache/recplat/native`),
-under a name keyed by the source, the flags and this CPU's features, and
-loaded with ctypes: no torch headers, no build step at install time. Where no compiler works, or
-`RECPLAT_NATIVE_SCAN=0`, `load()` returns None and callers keep the
+The source (`native/augru_scan.c`, shipped as package data) is compiled with
+the system C compiler (`cc`, or `$CC`) into a cache folder
+(`$RECPLAT_NATIVE_CACHE`, default `~/.cache/recplat/native`), under a name
+keyed by the source, the flags and this CPU's features, and loaded with
+ctypes: no torch headers, no build step at install time. The path is chosen
+once per process (`choose`, or the first `load`): where no compiler works, or
+with `RECPLAT_NATIVE_SCAN=0`, the choice is None and callers keep the
 TorchScript loops (also the path for GPU tensors).
 """
 
@@ -32,154 +34,22 @@ import torch
 
 log = logging.getLogger(__name__)
 
-# One body for float and double: REAL and SUF are substituted below.
-_BODY = r"""
-/* Inputs are clamped so EXP never overflows: the file is built with -ffast-math
-   (vectorised EXP), which assumes finite values. sigmoid(+-40) is 1 or 0 in float. */
-static inline REAL clamp_SUF(REAL z) {
-    return z < (REAL)-40 ? (REAL)-40 : (z > (REAL)40 ? (REAL)40 : z);
-}
-static inline REAL sig_SUF(REAL z) { return (REAL)1 / ((REAL)1 + EXP(-clamp_SUF(z))); }
-
-/* Forward recurrence, batch-major: xp (B,T,3H) projected inputs, att (B,T),
-   lengths (B,), whh_t the transposed recurrent weight (H,3H). Rows are
-   independent, so each runs its own steps. Outputs need no initialising:
-   states past a row's length are zeroed here, the rest is never read there. */
-void scan_forward_SUF(const REAL *xp, const REAL *att, const int64_t *lengths,
-                      REAL *states, REAL *gates, REAL *cand, REAL *ghn,
-                      int64_t B, int64_t T, int64_t H, const REAL *whh_t, const REAL *bhh) {
-    int64_t H3 = 3 * H;
-    REAL gh[H3];
-    for (int64_t i = 0; i < B; i++) {
-        memset(states + (i * T + lengths[i]) * H, 0, (T - lengths[i]) * H * sizeof(REAL));
-        for (int64_t t = 0; t < lengths[i]; t++) {
-            int64_t at = i * T + t;
-            const REAL *prev = t ? states + (at - 1) * H : 0;
-            const REAL *x = xp + at * H3;
-            for (int64_t j = 0; j < H3; j++) gh[j] = bhh[j];
-            if (prev) { /* gh += whh @ prev, four columns at a time (short chains) */
-                int64_t k = 0;
-                for (; k + 3 < H; k += 4) {
-                    const REAL *w = whh_t + k * H3;
-                    REAL p0 = prev[k], p1 = prev[k + 1], p2 = prev[k + 2], p3 = prev[k + 3];
-                    #pragma omp simd
-                    for (int64_t j = 0; j < H3; j++)
-                        gh[j] += (w[j] * p0 + w[H3 + j] * p1)
-                               + (w[2 * H3 + j] * p2 + w[3 * H3 + j] * p3);
-                }
-                for (; k < H; k++)
-                    for (int64_t j = 0; j < H3; j++) gh[j] += whh_t[k * H3 + j] * prev[k];
-            }
-            REAL a = att[at];
-            REAL *g = gates + at * 2 * H;
-            REAL *c = cand + at * H;
-            REAL *gn = ghn + at * H;
-            REAL *h = states + at * H;
-            #pragma omp simd
-            for (int64_t j = 0; j < 2 * H; j++) g[j] = sig_SUF(x[j] + gh[j]);
-            #pragma omp simd
-            for (int64_t j = 0; j < H; j++) {
-                REAL z = x[2 * H + j] + g[j] * gh[2 * H + j];
-                c[j] = (REAL)1 - (REAL)2 / (EXP((REAL)2 * clamp_SUF(z)) + (REAL)1);  /* tanh */
-                gn[j] = gh[2 * H + j];
-                REAL hp = prev ? prev[j] : (REAL)0;
-                h[j] = hp + g[H + j] * a * (c[j] - hp);
-            }
-        }
-    }
-}
-
-/* Backpropagation through time for scan_forward (same layout); whh is (3H,H).
-   Fills grad_xp (B,T,3H) and grad_att (B,T), zero past each length, and adds
-   the recurrent weight's and bias's gradients into grad_w (3H,H) and grad_b
-   (3H), which start at zero. The hidden path's gradient d_gh equals grad_xp
-   but for the candidate block (d_n * reset). */
-void scan_backward_SUF(const REAL *grad_states, const REAL *att, const int64_t *lengths,
-                       const REAL *states, const REAL *gates, const REAL *cand, const REAL *ghn,
-                       REAL *grad_xp, REAL *grad_att,
-                       int64_t B, int64_t T, int64_t H, const REAL *whh,
-                       REAL *grad_w, REAL *grad_b) {
-    int64_t H3 = 3 * H;
-    REAL carry[H], g[H], dg[H3];
-    for (int64_t i = 0; i < B; i++) {
-        int64_t n = lengths[i];
-        memset(grad_xp + (i * T + n) * H3, 0, (T - n) * H3 * sizeof(REAL));
-        memset(grad_att + i * T + n, 0, (T - n) * sizeof(REAL));
-        for (int64_t k = 0; k < H; k++) carry[k] = 0;
-        for (int64_t t = n - 1; t >= 0; t--) {
-            int64_t at = i * T + t;
-            const REAL *prev = t ? states + (at - 1) * H : 0;
-            const REAL *r = gates + at * 2 * H;
-            const REAL *u = r + H;
-            const REAL *c = cand + at * H;
-            const REAL *gn = ghn + at * H;
-            const REAL *gs = grad_states + at * H;
-            REAL a = att[at];
-            REAL *dx = grad_xp + at * H3;
-            REAL ga = 0;
-            #pragma omp simd reduction(+:ga)
-            for (int64_t j = 0; j < H; j++) {
-                REAL hp = prev ? prev[j] : (REAL)0;
-                REAL gj = carry[j] + gs[j];
-                REAL diff = c[j] - hp;
-                REAL upd = u[j] * a;
-                ga += gj * u[j] * diff;
-                REAL dn = gj * upd * ((REAL)1 - c[j] * c[j]);
-                REAL dr = dn * gn[j] * r[j] * ((REAL)1 - r[j]);
-                REAL du = gj * diff * upd * ((REAL)1 - u[j]);
-                dx[j] = dr;
-                dx[H + j] = du;
-                dx[2 * H + j] = dn;
-                dg[j] = dr;
-                dg[H + j] = du;
-                dg[2 * H + j] = dn * r[j];
-                g[j] = gj * ((REAL)1 - upd);
-            }
-            grad_att[at] = ga;
-            for (int64_t j = 0; j < H3; j++) grad_b[j] += dg[j];
-            /* carry = g * (1 - update) + dg @ whh, four rows of whh at a time so
-               the additions into carry form a short dependency chain. */
-            for (int64_t k = 0; k < H; k++) carry[k] = g[k];
-            int64_t j = 0;
-            for (; j + 3 < H3; j += 4) {
-                const REAL *w = whh + j * H;
-                REAL d0 = dg[j], d1 = dg[j + 1], d2 = dg[j + 2], d3 = dg[j + 3];
-                #pragma omp simd
-                for (int64_t k = 0; k < H; k++)
-                    carry[k] += (d0 * w[k] + d1 * w[H + k])
-                                + (d2 * w[2 * H + k] + d3 * w[3 * H + k]);
-            }
-            for (; j < H3; j++)
-                for (int64_t k = 0; k < H; k++) carry[k] += dg[j] * whh[j * H + k];
-            /* grad_w += outer(dg, state before the step) */
-            if (prev)
-                for (int64_t j2 = 0; j2 < H3; j2++) {
-                    REAL d = dg[j2];
-                    REAL *gw = grad_w + j2 * H;
-                    #pragma omp simd
-                    for (int64_t k = 0; k < H; k++) gw[k] += d * prev[k];
-                }
-        }
-    }
-}
-"""
-
-_SOURCE = "#include <math.h>\n#include <stdint.h>\n#include <string.h>\n" + "".join(
-    _BODY.replace("REAL", real).replace("SUF", suffix).replace("EXP", exp)
-    for real, suffix, exp in (("float", "f32", "expf"), ("double", "f64", "exp"))
-)
+# The C source ships beside this module as package data (two files: the loops are
+# written once in the header and included for float and for double).
+SOURCE_DIR = Path(__file__).with_name("native")
+SOURCE_FILES = ("augru_scan.c", "augru_scan_body.h")
 # -ffast-math lets the compiler call glibc's vector EXP; it is given to the
 # compile step only: linking a shared library with it (GCC < 13) would add
 # crtfastmath, which flushes denormals to zero for the whole process.
 _COMPILE = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC", "-std=c99"]
 
 _lock = threading.Lock()
-_loaded: dict[str, ctypes.CDLL | None] = {}
+# This process's choice, made once (`choose`, or the first `load`): {"library": CDLL | None}.
+_chosen: dict[str, ctypes.CDLL | None] = {}
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("RECPLAT_NATIVE_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "recplat" / "native"
+def _source() -> str:
+    return "".join((SOURCE_DIR / name).read_text() for name in SOURCE_FILES)
 
 
 def _cpu_features() -> str:
@@ -190,18 +60,16 @@ def _cpu_features() -> str:
     return next((line for line in info.splitlines() if line.startswith(("flags", "Features"))), "")
 
 
-def _compile(target: Path) -> bool:
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+def _compile(target: Path, compiler: str | None) -> bool:
     if compiler is None:
         log.info("no C compiler found; DIEN's scan keeps its TorchScript loops")
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        source = Path(tmp) / "scan.c"
-        source.write_text(_SOURCE)
         obj, built = Path(tmp) / "scan.o", Path(tmp) / target.name
+        source = SOURCE_DIR / SOURCE_FILES[0]
         for command in (
-            [compiler, *_COMPILE, "-c", str(source), "-o", str(obj)],
+            [compiler, *_COMPILE, f"-I{SOURCE_DIR}", "-c", str(source), "-o", str(obj)],
             [compiler, "-shared", str(obj), "-o", str(built), "-lm"],
         ):
             done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
@@ -216,30 +84,55 @@ def _compile(target: Path) -> bool:
 def _library_name() -> str:
     # -march=native: the name includes this CPU's features, so a cache folder
     # shared by different machines never hands one a library it cannot run.
-    recipe = _SOURCE + " ".join(_COMPILE) + _cpu_features()
+    recipe = _source() + " ".join(_COMPILE) + _cpu_features()
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     return f"scan-{sysconfig.get_platform()}-{digest}.so"
 
 
-def load() -> ctypes.CDLL | None:
-    """The compiled scan library, building it on first use; None where unavailable."""
-    if os.environ.get("RECPLAT_NATIVE_SCAN", "1") == "0":
-        return None
-    key = os.environ.get("RECPLAT_NATIVE_CACHE", "")  # the folder decides which file loads
-    if key in _loaded:  # the hot path: every DIEN forward asks
-        return _loaded[key]
+def default_cache_dir() -> Path:
+    """`$RECPLAT_NATIVE_CACHE`, else `~/.cache/recplat/native`."""
+    root = os.environ.get("RECPLAT_NATIVE_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "recplat" / "native"
+
+
+def choose(
+    *, enabled: bool = True, cache_dir: Path | None = None, compiler: str | None = None
+) -> ctypes.CDLL | None:
+    """Choose this process's scan path now: the C loops (built on first use) or None
+    (TorchScript). Later `load()` calls return this choice without looking again.
+
+    Args:
+        enabled: False keeps the TorchScript loops.
+        cache_dir: Where the built library lives (default: `default_cache_dir()`).
+        compiler: The C compiler (default: `$CC`, else `cc` or `gcc` on PATH).
+    """
     with _lock:
-        if key in _loaded:
-            return _loaded[key]
-        target = _cache_dir() / _library_name()
         library: ctypes.CDLL | None = None
-        try:
-            if target.exists() or _compile(target):
-                library = ctypes.CDLL(str(target))
-        except (OSError, subprocess.SubprocessError) as error:  # unwritable cache, hung compiler
-            log.warning("native scan unavailable (%s); using TorchScript", error)
-        _loaded[key] = library
+        if enabled:
+            target = (cache_dir or default_cache_dir()) / _library_name()
+            compiler = compiler or os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+            try:
+                if target.exists() or _compile(target, compiler):
+                    library = ctypes.CDLL(str(target))
+            except (OSError, subprocess.SubprocessError) as error:  # unwritable cache, hung cc
+                log.warning("native scan unavailable (%s); using TorchScript", error)
+        _chosen["library"] = library
         return library
+
+
+def load() -> ctypes.CDLL | None:
+    """The chosen scan library (None: TorchScript). The first call chooses from the
+    environment (`RECPLAT_NATIVE_SCAN=0` switches the C loops off); every later one,
+    e.g. each DIEN forward, is a dict lookup."""
+    try:
+        return _chosen["library"]
+    except KeyError:
+        return choose(enabled=os.environ.get("RECPLAT_NATIVE_SCAN", "1") != "0")
+
+
+def reset() -> None:
+    """Forget the choice: the next `load()` chooses again (tests)."""
+    _chosen.clear()
 
 
 def _ptr(tensor: torch.Tensor) -> ctypes.c_void_p:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +26,16 @@ VOCAB = Vocab(users=30, items=50, categories=6)
 
 
 @pytest.fixture(params=["native", "torchscript"])
-def scan_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def scan_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """Run a test on the C loops (CPU default) and on the TorchScript ones (GPU, no compiler)."""
     if request.param == "torchscript":
-        monkeypatch.setenv("RECPLAT_NATIVE_SCAN", "0")  # the documented switch
+        assert native_scan.choose(enabled=False) is None  # chosen once, for every forward
     elif shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler on this machine: only the TorchScript loops run here")
     else:
-        assert native_scan.load() is not None  # a compiler is here: the C path must build
-    return str(request.param)
+        assert native_scan.choose() is not None  # a compiler is here: the C path must build
+    yield str(request.param)
+    native_scan.reset()
 
 
 def _inputs(
@@ -107,11 +109,13 @@ def test_run_cell_states_and_attention_gradients_match_the_reference_loop(
 def test_native_scan_can_be_switched_off_and_falls_back_when_it_cannot_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(native_scan, "_loaded", {})  # forget this process's build
+    native_scan.reset()  # forget this process's choice
     monkeypatch.setenv("RECPLAT_NATIVE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RECPLAT_NATIVE_SCAN", "0")
+    monkeypatch.setenv("RECPLAT_NATIVE_SCAN", "0")  # the documented switch, read once
     assert native_scan.load() is None
     monkeypatch.delenv("RECPLAT_NATIVE_SCAN")
+    assert native_scan.load() is None  # chosen already: the environment is not read again
+    native_scan.reset()
     monkeypatch.setenv("CC", "false")  # a compiler that always fails
     with caplog.at_level(logging.WARNING, logger=native_scan.__name__):
         assert native_scan.load() is None
@@ -121,6 +125,7 @@ def test_native_scan_can_be_switched_off_and_falls_back_when_it_cannot_build(
     cell = AUGRUCell(4, 5)
     x, att, lengths = _inputs([6, 3, 1])
     torch.testing.assert_close(augru(cell, x, att, lengths), augru_reference(cell, x, att))
+    native_scan.reset()
 
 
 def test_augru_input_and_hidden_paths_have_their_own_biases() -> None:
