@@ -125,7 +125,7 @@ def data_import_amazon(
     meta: Annotated[Path, typer.Argument(help="meta_<Category>.json (one object per line).")],
     negatives: Annotated[
         int, typer.Option(help="Unclicked impressions sampled per review (DIEN's setup).")
-    ] = GENERATOR.seed,
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the negative sampling.")] = 0,
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,

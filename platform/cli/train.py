@@ -18,7 +18,7 @@ def train_command(
         str | None,
         typer.Option(
             help="Model: din, dien, embedding_mlp, logistic_regression, or rating_mlp "
-            "(explicit ratings of a MovieLens import, RMSE/MAE) [din]."
+            "(explicit ratings of a MovieLens import, RMSE/MAE); default din."
         ),
     ] = None,
     config: Annotated[

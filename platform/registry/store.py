@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from recplat.registry.tables import Base, ModelVersion, TrainingRun, ValidationRun, utcnow
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 STAGES = ("staging", "production", "archived")
+RowT = TypeVar("RowT", ValidationRun, TrainingRun)
 
 
 class MetadataStore:
@@ -76,11 +77,7 @@ class MetadataStore:
         Raises:
             KeyError: No such run.
         """
-        with self.session() as s:
-            run = s.get(ValidationRun, run_id)
-        if run is None:
-            raise KeyError(f"no validation run {run_id}")
-        return run
+        return self._one(ValidationRun, run_id, "validation run")
 
     def validations(self, *, limit: int = 50, dataset: str | None = None) -> list[ValidationRun]:
         """Most recent validation runs first (of one dataset when given)."""
@@ -166,11 +163,14 @@ class MetadataStore:
         Raises:
             KeyError: No such run.
         """
+        return self._one(TrainingRun, run_id, "training run")
+
+    def _one(self, table: type[RowT], key: int, what: str) -> RowT:
         with self.session() as s:
-            run = s.get(TrainingRun, run_id)
-        if run is None:
-            raise KeyError(f"no training run {run_id}")
-        return run
+            row = s.get(table, key)
+        if row is None:
+            raise KeyError(f"no {what} {key}")
+        return row
 
     def update_lineage(self, *, run_id: int, **values: Any) -> None:
         """Add entries to a run's lineage (e.g. the Ray job id once known)."""

@@ -16,6 +16,7 @@ from recplat.quality.suites.spec import (
     TIMESTAMP,
     SuiteSpec,
     epoch_s,
+    keyed_spec,
     keyed_table_rules,
     now_s,
     since_earliest,
@@ -117,12 +118,4 @@ def ratings_suite(*, now: datetime | None = None) -> SuiteSpec:
             since_earliest(now),
         ]
 
-    return SuiteSpec(
-        dataset="ratings",
-        name="ratings",
-        version=1,
-        schema=schema,
-        build=build,
-        derived={"event_epoch_s": epoch_s("event_timestamp")},
-        drift=t.drift,
-    )
+    return keyed_spec(dataset="ratings", version=1, schema=schema, build=build, drift=t.drift)

@@ -27,16 +27,23 @@ from recplat.quality.suites.spec import (
 )
 from recplat.quality.thresholds import THRESHOLDS
 
+# The history columns every sequence-bearing dataset has.
+HISTORY = {
+    "hist_item_ids": LIST,
+    "hist_category_ids": LIST,
+    "hist_timestamps": LIST,
+    "hist_len": INT,
+}
 
-def _sequence_derived(known_items: Collection[int] | None) -> dict[str, Derive]:
+
+def _history_measures(known_items: Collection[int] | None) -> dict[str, Derive]:
+    """Per-row measures of a history: lengths, padding inside, unknown ids, order."""
     return {
         "items_len": per_list("hist_item_ids", lists.length),
-        "cats_len": per_list("hist_category_ids", lists.length),
         "ts_len": per_list("hist_timestamps", lists.length),
         "inner_padding": per_list("hist_item_ids", lists.inner_padding),
         "unknown_items": per_list("hist_item_ids", lists.unknown_ids(known_items)),
         "unsorted_steps": per_list("hist_timestamps", lists.unsorted_steps),
-        "last_behaviour_s": per_list("hist_timestamps", last_seconds),
     }
 
 
@@ -62,11 +69,8 @@ def user_sequence_suite(
     schema = {
         "user_id": INT,
         "event_timestamp": TIMESTAMP,
-        "hist_item_ids": LIST,
-        "hist_category_ids": LIST,
+        **HISTORY,
         "hist_behaviour_types": LIST,
-        "hist_timestamps": LIST,
-        "hist_len": INT,
         "hist_event_ids": LIST,
     }
 
@@ -99,7 +103,9 @@ def user_sequence_suite(
         schema=schema,
         build=build,
         derived={
-            **_sequence_derived(known_items),
+            **_history_measures(known_items),
+            "cats_len": per_list("hist_category_ids", lists.length),
+            "last_behaviour_s": per_list("hist_timestamps", last_seconds),
             "events_len": per_list("hist_event_ids", lists.length),
             "types_len": per_list("hist_behaviour_types", lists.length),
             "unknown_types": per_list(
@@ -134,10 +140,7 @@ def training_set_suite(*, max_len: int, known_items: Collection[int] | None = No
         "gender": INT,
         "category_id": INT,
         "price_bucket": INT,
-        "hist_item_ids": LIST,
-        "hist_category_ids": LIST,
-        "hist_timestamps": LIST,
-        "hist_len": INT,
+        **HISTORY,
     }
 
     def build() -> list[Any]:
@@ -166,10 +169,6 @@ def training_set_suite(*, max_len: int, known_items: Collection[int] | None = No
             ),
         ]
 
-    derived = _sequence_derived(known_items)
-    del derived["last_behaviour_s"]
-    del derived["cats_len"]
-
     def lookup_us(df: pd.DataFrame) -> pd.Series:
         ts = timestamps(df, "event_timestamp")
         return (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)
@@ -181,7 +180,7 @@ def training_set_suite(*, max_len: int, known_items: Collection[int] | None = No
         schema=schema,
         build=build,
         derived={
-            **derived,
+            **_history_measures(known_items),
             "last_behaviour_us": per_list("hist_timestamps", lists.last),
             "lookup_us": lookup_us,
         },
@@ -198,10 +197,7 @@ def online_features_suite(*, max_len: int, known_items: Collection[int] | None =
         "user_id": INT,
         "age_bucket": INT,
         "gender": INT,
-        "hist_item_ids": LIST,
-        "hist_category_ids": LIST,
-        "hist_timestamps": LIST,
-        "hist_len": INT,
+        **HISTORY,
     }
 
     def build() -> list[Any]:
@@ -228,14 +224,11 @@ def online_features_suite(*, max_len: int, known_items: Collection[int] | None =
             gxe.ExpectColumnValuesToBeInSet(column="unsorted_steps", value_set=[0]),
         ]
 
-    derived = _sequence_derived(known_items)
-    del derived["last_behaviour_s"]
-    del derived["cats_len"]
     return SuiteSpec(
         dataset="online_features",
         name="online_features",
         version=1,
         schema=schema,
         build=build,
-        derived=derived,
+        derived=_history_measures(known_items),
     )

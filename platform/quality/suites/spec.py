@@ -165,3 +165,23 @@ def stamped_between(start_s: int | None, end_s: int | None) -> Any:
 def since_earliest(now: datetime | None) -> Any:
     """Rows stamped between the earliest accepted event time and now."""
     return stamped_between(int(THRESHOLDS.events.earliest.timestamp()), now_s(now))
+
+
+def keyed_spec(
+    *,
+    dataset: str,
+    version: int,
+    schema: Mapping[str, tuple[str, ...]],
+    build: Callable[[], list[Any]],
+    drift: DriftTolerance,
+) -> SuiteSpec:
+    """The suite of a keyed table whose only derived column is its stamp in epoch seconds."""
+    return SuiteSpec(
+        dataset=dataset,
+        name=dataset,
+        version=version,
+        schema=schema,
+        build=build,
+        derived={"event_epoch_s": epoch_s("event_timestamp")},
+        drift=drift,
+    )

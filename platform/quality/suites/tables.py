@@ -12,6 +12,7 @@ from recplat.quality.suites.spec import (
     TIMESTAMP,
     SuiteSpec,
     epoch_s,
+    keyed_spec,
     keyed_table_rules,
     now_s,
     second_of_day,
@@ -39,15 +40,7 @@ def user_profile_suite(*, now: datetime | None = None) -> SuiteSpec:
             since_earliest(now),
         ]
 
-    return SuiteSpec(
-        dataset="user_profile",
-        name="user_profile",
-        version=2,
-        schema=schema,
-        build=build,
-        derived={"event_epoch_s": epoch_s("event_timestamp")},
-        drift=t.drift,
-    )
+    return keyed_spec(dataset="user_profile", version=2, schema=schema, build=build, drift=t.drift)
 
 
 def item_attributes_suite(*, now: datetime | None = None) -> SuiteSpec:
@@ -66,14 +59,8 @@ def item_attributes_suite(*, now: datetime | None = None) -> SuiteSpec:
             since_earliest(now),
         ]
 
-    return SuiteSpec(
-        dataset="item_attributes",
-        name="item_attributes",
-        version=2,
-        schema=schema,
-        build=build,
-        derived={"event_epoch_s": epoch_s("event_timestamp")},
-        drift=t.drift,
+    return keyed_spec(
+        dataset="item_attributes", version=2, schema=schema, build=build, drift=t.drift
     )
 
 
