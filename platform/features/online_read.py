@@ -3,13 +3,14 @@
 The reader resolves the feature service once. Each request then reads every
 feature view's rows in one round trip, with the store's own layout computed
 by Feast's own helpers (`online_layout`, shared with the bulk writer and the
-sequence append, so the three address the same rows): for SQLite one `IN` query on the view's table, for
-Redis one pipeline of HMGETs on the entity keys; any other online store goes
-through its `online_read`. These are the rows `FeatureStore.get_online_features`
-reads, without its per-request planning and response assembly (5-15x the read
-itself here); a test holds the two equal on SQLite and Redis. Nothing is
-cached but the serialized entity keys (a pure function of the id): every
-request sees what the store holds now.
+sequence append, so the three address the same rows): for SQLite one `IN`
+query on the view's table, for Redis one pipeline of HMGETs on the entity
+keys; any other online store goes through its `online_read`. These are the
+rows `FeatureStore.get_online_features` reads, without its per-request
+planning and response assembly (5-15x the read itself here); a test holds
+the two equal on SQLite and Redis. Nothing is cached but the serialized
+entity keys (a pure function of the id): every request sees what the store
+holds now.
 
 With a `timeout_s`, SQLite and Redis reads use their own connection whose
 client enforces the deadline (SQLite's busy timeout; Redis socket timeouts,
