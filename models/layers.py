@@ -87,6 +87,19 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+class IdEmbedding(nn.Embedding):
+    """An embedding table whose ids outside [0, num_embeddings) read row 0, "unknown".
+
+    The one rule for an id a model has no row for, the same the encoding applies
+    (`recplat.features.encoding` maps such ids to 0 before they get here): a new
+    user or item scores as unknown instead of raising an IndexError.
+    """
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        outside = (ids < 0) | (ids >= self.num_embeddings)
+        return super().forward(ids.masked_fill(outside, 0))
+
+
 class FieldEmbeddings(nn.Module):
     """Embeds user, target item, its category and the small context fields.
 
@@ -97,11 +110,11 @@ class FieldEmbeddings(nn.Module):
 
     def __init__(self, vocab: Vocab, dim: int) -> None:
         super().__init__()
-        self.user = nn.Embedding(vocab.users, dim)
-        self.item = nn.Embedding(vocab.items, dim, padding_idx=0)
-        self.category = nn.Embedding(vocab.categories, dim, padding_idx=0)
+        self.user = IdEmbedding(vocab.users, dim)
+        self.item = IdEmbedding(vocab.items, dim, padding_idx=0)
+        self.category = IdEmbedding(vocab.categories, dim, padding_idx=0)
         self.context = nn.ModuleDict(
-            {name: nn.Embedding(n, dim) for name, n in CONTEXT_FIELDS.items()}
+            {name: IdEmbedding(n, dim) for name, n in CONTEXT_FIELDS.items()}
         )
         self.dim = dim
 

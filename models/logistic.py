@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from recplat.models.layers import CONTEXT_FIELDS, Vocab
+from recplat.models.layers import CONTEXT_FIELDS, IdEmbedding, Vocab
 from torch import nn
 
 
@@ -36,7 +36,7 @@ class LogisticRegression(nn.Module):
             "category_id": config.vocab.categories,
             **CONTEXT_FIELDS,
         }
-        tables = {name: nn.Embedding(n, 1) for name, n in sizes.items()}
+        tables = {name: IdEmbedding(n, 1) for name, n in sizes.items()}
         for table in tables.values():
             nn.init.zeros_(table.weight)
         self.weights = nn.ModuleDict(tables)

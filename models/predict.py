@@ -10,27 +10,19 @@ import numpy as np
 import torch
 from torch import nn
 
-INPUTS = (
-    "user_id",
-    "item_id",
-    "category_id",
-    "age_bucket",
-    "gender",
-    "price_bucket",
-    "hour",
-    "weekday",
-    "device",
-    "hist_item_ids",
-    "hist_category_ids",
-)
+# Arrays that are what a model predicts, never handed to it.
+TARGETS = ("label", "rating")
 
 
 def to_batch(
     arrays: dict[str, np.ndarray], index: np.ndarray, device: torch.device
 ) -> dict[str, torch.Tensor]:
-    """Model inputs for the rows in `index`, as tensors on `device`."""
+    """Model inputs for the rows in `index`, as tensors on `device`: every array but the
+    targets, so a model receives whatever its feature service encodes."""
     return {
-        name: torch.from_numpy(arrays[name][index]).to(device) for name in INPUTS if name in arrays
+        name: torch.from_numpy(values[index]).to(device)
+        for name, values in arrays.items()
+        if name not in TARGETS
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from recplat.models.layers import Vocab
+from recplat.models.layers import IdEmbedding, Vocab
 from torch import nn
 
 
@@ -28,8 +28,8 @@ class RatingMLP(nn.Module):
     def __init__(self, config: RatingMLPConfig) -> None:
         super().__init__()
         self.config = config
-        self.user = nn.Embedding(config.vocab.users, config.embed_dim)
-        self.item = nn.Embedding(config.vocab.items, config.embed_dim)
+        self.user = IdEmbedding(config.vocab.users, config.embed_dim)
+        self.item = IdEmbedding(config.vocab.items, config.embed_dim)
         layers: list[nn.Module] = []
         width = 2 * config.embed_dim
         for size in config.hidden:

