@@ -28,7 +28,14 @@ from typing import NamedTuple, overload
 
 import torch
 from recplat.models.augru import AUGRUCell, augru, run_cell
-from recplat.models.layers import Activation, FieldEmbeddings, TargetAttention, Vocab, mlp
+from recplat.models.layers import (
+    Activation,
+    FieldEmbeddings,
+    TargetAttention,
+    Vocab,
+    history_lengths,
+    mlp,
+)
 from torch import nn
 
 
@@ -119,7 +126,7 @@ class DIEN(nn.Module):
     ) -> torch.Tensor | DIENOutput:
         base = self.embeddings(batch)  # (B, (3 + F) * D)
         target = self.embeddings.target(batch)  # (B, 2D)
-        lengths = (batch["hist_item_ids"] > 0).sum(dim=1)  # (B,)
+        lengths = history_lengths(batch["hist_item_ids"])  # (B,); raises unless front-padded
         T = max(int(lengths.max()), 1) if lengths.numel() else 1
         index, mask = alignment(lengths, batch["hist_item_ids"].shape[1], T)  # (B, T) each
 

@@ -96,7 +96,11 @@ class IdEmbedding(nn.Embedding):
     """
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        outside = (ids < 0) | (ids >= self.num_embeddings)
+        if ids.device.type == "cpu" and ids.numel():  # one reduction when all are known
+            low, high = torch.aminmax(ids)
+            if low >= 0 and high < self.num_embeddings:
+                return super().forward(ids)
+        outside = (ids < 0) | (ids >= self.num_embeddings)  # no host sync on a GPU
         return super().forward(ids.masked_fill(outside, 0))
 
 
@@ -142,15 +146,41 @@ class FieldEmbeddings(nn.Module):
         return torch.cat(fields, dim=-1)  # (B, (3 + F) * D)
 
 
+def history_lengths(ids: torch.Tensor) -> torch.Tensor:
+    """Real steps per row of front-padded history ids (B, L): (B,).
+
+    The sequence models read a row's real steps as its trailing ones (0s first,
+    oldest to newest after), as `recplat.features.encoding` builds them.
+
+    Raises:
+        ValueError: A row with padding after a real step (post-padded, or a gap),
+            which would silently lose steps.
+    """
+    real = ids > 0  # (B, L)
+    lengths = real.sum(dim=1)  # (B,)
+    positions = torch.arange(ids.shape[1], device=ids.device)  # (L,)
+    expected = positions.unsqueeze(0) >= (ids.shape[1] - lengths).unsqueeze(1)  # (B, L)
+    if not torch.equal(real, expected):
+        row = int((real != expected).any(dim=1).nonzero()[0, 0])
+        raise ValueError(
+            f"hist_item_ids row {row} has padding (0) after a real step: {ids[row].tolist()}; "
+            "histories are front-padded (0s first, oldest to newest after)"
+        )
+    return lengths
+
+
 def trim_front_padding(
     batch: dict[str, torch.Tensor], keys: Sequence[str]
 ) -> dict[str, torch.Tensor]:
     """Drop leading steps that are padding in every row (sequences are front-padded).
 
     Exact for models that mask padding; saves the work on steps nobody has.
+
+    Raises:
+        ValueError: A history that is not front-padded (`history_lengths`).
     """
     mask = batch["hist_item_ids"] > 0  # (B, L)
-    steps = int(mask.sum(dim=1).max()) if mask.numel() else 0
+    steps = int(history_lengths(batch["hist_item_ids"]).max()) if mask.numel() else 0
     start = mask.shape[1] - max(steps, 1)
     if start == 0:
         return batch

@@ -64,6 +64,27 @@ def _clamp(values: np.ndarray, size: int) -> np.ndarray:
     return np.where((values >= 0) & (values < size), values, 0)
 
 
+def histories(
+    items: np.ndarray, categories: np.ndarray, *, vocab: Vocab
+) -> tuple[np.ndarray, np.ndarray]:
+    """Front-padded (B, L) behaviour ids with the steps the model has no item row for
+    dropped (the rest keep their order, newest last); unknown categories become 0.
+
+    Zeroing an unknown item in place would leave padding inside a history, and the
+    sequence models read a history's real steps as its trailing ones: the oldest
+    real step would be cut. Only serving meets such ids (items newer than the model).
+    """
+    categories = _clamp(categories, vocab.categories)
+    known = (items > 0) & (items < vocab.items)
+    if np.array_equal(known, items > 0):  # the common case: nothing to drop
+        return items, categories
+    order = np.argsort(known, axis=1, kind="stable")  # dropped steps and padding first
+    return (
+        np.take_along_axis(np.where(known, items, 0), order, axis=1),
+        np.take_along_axis(np.where(known, categories, 0), order, axis=1),
+    )
+
+
 def encode(frame: pd.DataFrame, *, vocab: Vocab, max_len: int) -> dict[str, np.ndarray]:
     """Model inputs as int64 arrays (plus `label` when present).
 
@@ -71,6 +92,11 @@ def encode(frame: pd.DataFrame, *, vocab: Vocab, max_len: int) -> dict[str, np.n
     values arrive as -1). Hour (0..23) and weekday (0..6) are always known.
     """
     device = frame["device"].map(device_index)
+    hist_items, hist_categories = histories(
+        pad_sequences(frame["hist_item_ids"], max_len),
+        pad_sequences(frame["hist_category_ids"], max_len),
+        vocab=vocab,
+    )
     out = {
         "user_id": _clamp(frame["user_id"].to_numpy(), vocab.users),
         "item_id": _clamp(frame["item_id"].to_numpy(), vocab.items),
@@ -81,10 +107,8 @@ def encode(frame: pd.DataFrame, *, vocab: Vocab, max_len: int) -> dict[str, np.n
         "hour": frame["hour"].to_numpy(np.int64),
         "weekday": frame["weekday"].to_numpy(np.int64),
         "device": device.to_numpy(np.int64),
-        "hist_item_ids": _clamp(pad_sequences(frame["hist_item_ids"], max_len), vocab.items),
-        "hist_category_ids": _clamp(
-            pad_sequences(frame["hist_category_ids"], max_len), vocab.categories
-        ),
+        "hist_item_ids": hist_items,
+        "hist_category_ids": hist_categories,
     }
     for name, size in CONTEXT_FIELDS.items():
         out[name] = _clamp(out[name], size)
@@ -120,8 +144,11 @@ def encode_request(
     def column(values: list[Any], missing: int) -> np.ndarray:
         return np.array([missing if v is None else int(v) for v in values], dtype=np.int64)
 
-    history = user.get("hist_item_ids") or []
-    categories = user.get("hist_category_ids") or []
+    hist_items, hist_categories = histories(
+        pad_sequences([user.get("hist_item_ids") or []], max_len),
+        pad_sequences([user.get("hist_category_ids") or []], max_len),
+        vocab=vocab,
+    )
     out = {
         "user_id": _clamp(np.full(n, user_id, dtype=np.int64), vocab.users),
         "item_id": _clamp(np.asarray(item_ids, dtype=np.int64), vocab.items),
@@ -132,12 +159,8 @@ def encode_request(
         "hour": np.full(n, hour, dtype=np.int64),
         "weekday": np.full(n, weekday, dtype=np.int64),
         "device": np.full(n, device_index(device), dtype=np.int64),
-        "hist_item_ids": np.repeat(
-            _clamp(pad_sequences([history], max_len), vocab.items), n, axis=0
-        ),
-        "hist_category_ids": np.repeat(
-            _clamp(pad_sequences([categories], max_len), vocab.categories), n, axis=0
-        ),
+        "hist_item_ids": np.repeat(hist_items, n, axis=0),
+        "hist_category_ids": np.repeat(hist_categories, n, axis=0),
     }
     for name, size in CONTEXT_FIELDS.items():
         out[name] = _clamp(out[name], size)

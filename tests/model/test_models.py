@@ -230,3 +230,14 @@ def test_batches_carry_every_input_array_and_no_target() -> None:
     batch = to_batch(arrays, np.array([2, 0]), torch.device("cpu"))
     assert set(batch) == set(arrays) - {"label", "rating"}
     assert batch["occupation"].tolist() == [2, 0]
+
+
+@pytest.mark.parametrize("name", ["din", "dien"])
+def test_a_history_not_front_padded_is_refused_naming_the_row(name: str) -> None:
+    # Post-padded steps would be cut as padding: the model would score as if they were gone.
+    batch = _batch(seed=6)
+    for key in ("hist_item_ids", "hist_category_ids"):
+        batch[key] = batch[key].clone()
+        batch[key][0] = torch.roll(batch[key][0], -3)  # row 0: [x, y, 0, 0, 0]
+    with pytest.raises(ValueError, match="hist_item_ids row 0 has padding"):
+        _model(name).eval()(batch)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from recplat.features.encoding import encode, encode_request, fill_missing, pad_sequences
+from recplat.features.encoding import (
+    encode,
+    encode_request,
+    fill_missing,
+    histories,
+    pad_sequences,
+)
 from recplat.models.layers import Vocab
 from recplat.training.training_set import temporal_split
 
@@ -45,9 +51,22 @@ def test_unknown_ids_and_missing_features_map_to_zero() -> None:
     assert arrays["gender"].tolist() == [2, 0]
     assert arrays["price_bucket"].tolist() == [10, 0]
     assert arrays["device"].tolist() == [3, 0]
-    assert arrays["hist_item_ids"].tolist() == [[0, 4, 5, 0], [0, 0, 0, 0]]
-    assert arrays["hist_category_ids"].tolist() == [[0, 1, 2, 0], [0, 0, 0, 0]]
+    # An item the model has no row for leaves the history (zeroed in place it would be
+    # padding inside it); the rest stay front-padded, newest last, categories aligned.
+    assert arrays["hist_item_ids"].tolist() == [[0, 0, 4, 5], [0, 0, 0, 0]]
+    assert arrays["hist_category_ids"].tolist() == [[0, 0, 1, 2], [0, 0, 0, 0]]
     assert all(a.dtype == np.int64 for a in arrays.values())
+
+
+def test_unknown_items_leave_the_history_and_the_rest_keep_their_order() -> None:
+    items = np.array([[0, 4, 30, 5, 6], [7, 8, 9, 10, 11], [0, 0, 0, 0, 0], [25, 26, 3, 27, 2]])
+    cats = np.array([[0, 1, 2, 3, 9], [1, 1, 2, 2, 3], [0, 0, 0, 0, 0], [1, 1, 4, 1, 5]])
+    got_items, got_cats = histories(items, cats, vocab=VOCAB)
+    assert got_items.tolist() == [[0, 0, 4, 5, 6], [7, 8, 9, 10, 11], [0] * 5, [0, 0, 0, 3, 2]]
+    assert got_cats.tolist() == [[0, 0, 1, 3, 0], [1, 1, 2, 2, 3], [0] * 5, [0, 0, 0, 4, 5]]
+    # Front-padded: a row's real steps are its trailing ones.
+    lengths = (got_items > 0).sum(axis=1)
+    assert all((row[len(row) - n :] > 0).all() for row, n in zip(got_items, lengths, strict=True))
 
 
 def test_temporal_split_keeps_time_order() -> None:
