@@ -179,9 +179,9 @@ def trim_front_padding(
     Raises:
         ValueError: A history that is not front-padded (`history_lengths`).
     """
-    mask = batch["hist_item_ids"] > 0  # (B, L)
-    steps = int(history_lengths(batch["hist_item_ids"]).max()) if mask.numel() else 0
-    start = mask.shape[1] - max(steps, 1)
+    ids = batch["hist_item_ids"]  # (B, L)
+    steps = int(history_lengths(ids).max()) if ids.numel() else 0
+    start = ids.shape[1] - max(steps, 1)
     if start == 0:
         return batch
     return {**batch, **{k: batch[k][:, start:] for k in keys}}  # each (B, L') with L' <= L

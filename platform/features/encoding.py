@@ -68,7 +68,8 @@ def histories(
     items: np.ndarray, categories: np.ndarray, *, vocab: Vocab
 ) -> tuple[np.ndarray, np.ndarray]:
     """Front-padded (B, L) behaviour ids with the steps the model has no item row for
-    dropped (the rest keep their order, newest last); unknown categories become 0.
+    (ids >= the vocabulary, or negative) dropped (the rest keep their order, newest
+    last); unknown categories become 0.
 
     Zeroing an unknown item in place would leave padding inside a history, and the
     sequence models read a history's real steps as its trailing ones: the oldest
@@ -76,7 +77,7 @@ def histories(
     """
     categories = _clamp(categories, vocab.categories)
     known = (items > 0) & (items < vocab.items)
-    if np.array_equal(known, items > 0):  # the common case: nothing to drop
+    if np.array_equal(known, items != 0):  # the common case: nothing to drop
         return items, categories
     order = np.argsort(known, axis=1, kind="stable")  # dropped steps and padding first
     return (

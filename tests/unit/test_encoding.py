@@ -64,6 +64,11 @@ def test_unknown_items_leave_the_history_and_the_rest_keep_their_order() -> None
     got_items, got_cats = histories(items, cats, vocab=VOCAB)
     assert got_items.tolist() == [[0, 0, 4, 5, 6], [7, 8, 9, 10, 11], [0] * 5, [0, 0, 0, 3, 2]]
     assert got_cats.tolist() == [[0, 0, 1, 3, 0], [1, 1, 2, 2, 3], [0] * 5, [0, 0, 0, 4, 5]]
+    # A negative id has no row either: dropped, not left as a gap inside the history.
+    got_items, got_cats = histories(
+        np.array([[0, 4, -1, 5]]), np.array([[0, 1, 2, 3]]), vocab=VOCAB
+    )
+    assert got_items.tolist() == [[0, 0, 4, 5]] and got_cats.tolist() == [[0, 0, 1, 3]]
     # Front-padded: a row's real steps are its trailing ones.
     lengths = (got_items > 0).sum(axis=1)
     assert all((row[len(row) - n :] > 0).all() for row, n in zip(got_items, lengths, strict=True))
