@@ -41,6 +41,7 @@ from recplat.io.parquet import read_parquet
 from recplat.models.catalog import config_to_dict
 from recplat.models.predict import predict_logits
 from recplat.registry.artifacts import load_artifact, save_artifact
+from recplat.serving.ranker import artifact_inputs
 from recplat.settings import Settings
 from recplat.training.in_process import train_local
 from recplat.training.options import TrainOptions
@@ -49,6 +50,8 @@ from recplat.training.training_set import prepare_training_data
 
 PORT = 8799
 MODELS = ("din", "dien")
+# Each model on the narrow service and on its own (richer inputs: the serving cost of them).
+SERVICES: tuple[str | None, ...] = ("ranking_v1", None)
 P99_BUDGET_MS = 50.0
 CLIENTS = (1, 2, 4, 8)
 
@@ -104,13 +107,15 @@ def _load(url: str, body: dict[str, Any], clients: int, per_client: int) -> dict
     }
 
 
-def _register(ctx: PlatformContext, name: str) -> int:
+def _register(ctx: PlatformContext, name: str, service: str | None) -> int:
     """Train briefly in process and register (the benchmark measures serving, not training)."""
-    data = prepare_training_data(settings=ctx.settings, gate=ctx.gate)
-    options = TrainOptions(model_name=name, epochs=1, threads=2)
+    options = TrainOptions(model_name=name, epochs=1, threads=2, feature_service=service)
+    data = prepare_training_data(
+        settings=ctx.settings, gate=ctx.gate, feature_service=options.service
+    )
     result = train_local(data=data, options=options)
-    artifact = ctx.settings.models_dir / name / "bench"
-    config = options.model_config(data.vocab)
+    artifact = ctx.settings.models_dir / name / f"bench-{options.service}"
+    config = options.model_config(data.vocab, data.inputs)
     save_artifact(
         artifact,
         model_name=name,
@@ -119,6 +124,7 @@ def _register(ctx: PlatformContext, name: str) -> int:
         max_len=data.max_len,
         feature_service=data.feature_service,
         popularity=item_popularity(data),
+        extra={"inputs": data.inputs.to_dict() if data.inputs else None},
     )
     run = ctx.metadata.start_run(
         model_name=name, config={}, feature_service=data.feature_service, validation_run_id=None
@@ -141,11 +147,11 @@ def _forward(
     version = PlatformContext(settings=settings).metadata.resolve(model_name=name)
     artifact = load_artifact(Path(version.artifact_path))
     found = OnlineFeatureReader(
-        store=open_store(settings.feature_repo), feature_service="ranking_v1"
-    ).read(user_id=user, item_ids=items)
+        store=open_store(settings.feature_repo), feature_service=artifact.feature_service
+    ).read(user_id=user, item_ids=items, request={"device": "mobile"})
     arrays = encode_request(
-        user=found.user, items=found.items, user_id=user, item_ids=items, hour=20, weekday=4,
-        device="mobile", vocab=artifact.config.vocab, max_len=artifact.max_len,
+        user=found.user, items=found.items, user_id=user, item_ids=items,
+        spec=artifact_inputs(artifact), vocab=artifact.config.vocab, max_len=artifact.max_len,
     )  # fmt: skip
 
     def forward() -> None:
@@ -179,8 +185,9 @@ def measure(
     raw_read = latency_ms(raw, repeats=requests)
     noop = _http(f"http://127.0.0.1:{PORT}/noop/", body, requests)
     out: dict[str, Any] = {"raw_read": raw_read, "serve_noop_http": noop, "models": {}}
-    for name in MODELS:
-        _register(ctx, name)
+    for name, service in [(m, s) for m in MODELS for s in SERVICES]:
+        _register(ctx, name, service)
+        label = f"{name} ({service or 'own service'})"
         args = AppArgs(
             feature_repo=str(settings.feature_repo), home=str(settings.home), model_name=name,
             sequence_length=settings.sequence_length,
@@ -206,7 +213,7 @@ def measure(
         inside = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
         loads = [_load(url, body, c, max(50, requests // c)) for c in CLIENTS]
         within = [r for r in loads if r["p99_ms"] <= P99_BUDGET_MS and not r["errors"]]
-        out["models"][name] = {
+        out["models"][label] = {
             "forward": forward,
             "floor": floor,
             "rank_low_load": low,
@@ -215,7 +222,7 @@ def measure(
             "sustained_rps_p99_le_50ms": max((r["rps"] for r in within), default=0.0),
         }
         serve.delete(f"rank-{name}")
-        print(f"{backend} {name}: {out['models'][name]}", flush=True)
+        print(f"{backend} {label}: {out['models'][label]}", flush=True)
     return out
 
 
@@ -268,14 +275,14 @@ def main() -> None:
         ray.shutdown()
 
     print(
-        f"{'store':7} {'model':5} {'noop HTTP':>10} {'raw read':>9} {'forward':>8} {'floor':>8} "
+        f"{'store':7} {'model':28} {'noop HTTP':>10} {'raw read':>9} {'forward':>8} {'floor':>8} "
         f"{'/rank':>8} {'ratio':>6} | {'p99 floor':>9} {'/rank':>8} {'ratio':>6} | {'rps@p99<=50ms':>13}"
     )
     for backend, r in results.items():
         for name, m in r["models"].items():
             low, floor = m["rank_low_load"], m["floor"]
             print(
-                f"{backend:7} {name:5} {r['serve_noop_http']['p50_ms']:10.2f} {r['raw_read']['p50_ms']:9.2f} "
+                f"{backend:7} {name:28} {r['serve_noop_http']['p50_ms']:10.2f} {r['raw_read']['p50_ms']:9.2f} "
                 f"{m['forward']['p50_ms']:8.2f} {floor['p50_ms']:8.2f} {low['p50_ms']:8.2f} "
                 f"{low['p50_ms'] / floor['p50_ms']:5.2f}x | {floor['p99_ms']:9.2f} {low['p99_ms']:8.2f} "
                 f"{low['p99_ms'] / floor['p99_ms']:5.2f}x | {m['sustained_rps_p99_le_50ms']:13.0f}"

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import latency_ms, scratch_settings, training_data
 from recplat.events.synthetic import GeneratorConfig
 from recplat.models.catalog import build_model, entry
-from recplat.models.layers import CONTEXT_FIELDS
+from recplat.models.layers import DEFAULT_FIELDS
 from recplat.models.predict import predict_logits, to_batch
 from recplat.training.fit import train_epoch
 from recplat.training.metrics import auc
@@ -98,9 +98,10 @@ def deepctr(name: str, data: TrainingData, args: argparse.Namespace) -> dict[str
     from deepctr_torch.models import DIEN, DIN
 
     dim, L, vocab = args.embed_dim, data.max_len, data.vocab
+    fields = data.inputs.fields if data.inputs else DEFAULT_FIELDS
 
     def inputs(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
-        x = {k: arrays[k] for k in ("user_id", "item_id", "category_id", *CONTEXT_FIELDS)}
+        x = {k: arrays[k] for k in ("user_id", "item_id", "category_id", *dict(fields))}
         x["hist_item_id"] = _post_padded(arrays["hist_item_ids"])
         x["hist_category_id"] = _post_padded(arrays["hist_category_ids"])
         x["seq_length"] = (arrays["hist_item_ids"] > 0).sum(1)
@@ -115,7 +116,7 @@ def deepctr(name: str, data: TrainingData, args: argparse.Namespace) -> dict[str
         SparseFeat("user_id", vocab.users, embedding_dim=dim),
         SparseFeat("item_id", vocab.items, embedding_dim=dim),
         SparseFeat("category_id", vocab.categories, embedding_dim=dim),
-        *[SparseFeat(k, n, embedding_dim=dim) for k, n in CONTEXT_FIELDS.items()],
+        *[SparseFeat(k, n, embedding_dim=dim) for k, n in fields],
         VarLenSparseFeat(SparseFeat("hist_item_id", vocab.items, embedding_dim=dim, embedding_name="item_id"), maxlen=L, length_name="seq_length"),
         VarLenSparseFeat(SparseFeat("hist_category_id", vocab.categories, embedding_dim=dim, embedding_name="category_id"), maxlen=L, length_name="seq_length"),
     ]  # fmt: skip

@@ -31,6 +31,7 @@ from sources import request_context
     ],
     mode="pandas",
     description="Hour, weekday and device of the request; recency and category match.",
+    tags={"categorical": "hour,weekday,device_index,target_matches_last_category"},
 )
 def context_features(inputs: pd.DataFrame) -> pd.DataFrame:
     # Feast stores this function's source and runs it on its own: only names bound

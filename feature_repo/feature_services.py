@@ -1,9 +1,11 @@
 """Feature services, named by consumer and version.
 
-A model records the service it was trained on; serving reads exactly that
-service's features. `ranking_v1` is what recplat's rankers train on today;
-the per-model services name each model's inputs; `ranking_context_v1` is the
-whole catalogue, for analysis and the next model.
+A model's catalogue entry names its service (`recplat.models.catalog`); it
+trains on that service's features, its artifact records the service, and
+`/rank` reads exactly those features online. `ranking_v1` is the narrow
+service every model read before (profile, item attributes, the sequence),
+kept for ablations (`features: {feature_service: ranking_v1}` in a training
+YAML).
 """
 
 from feast import FeatureService
@@ -21,42 +23,18 @@ def _sequence(*extra: str) -> object:
     return user_sequence[fields]
 
 
-# Everything the ranking models (embedding MLP, DIN, DIEN) read for a (user, item) pair.
+# The narrow service: profile, item attributes and the behaviour sequence.
 ranking_v1 = FeatureService(
     name="ranking_v1",
     features=[user_profile, item_attributes, _sequence()],
-    description="User profile, item attributes and the behaviour sequence.",
+    description="User profile, item attributes and the behaviour sequence (ablations).",
     tags={"consumer": "ranker"},
 )
 
-# DIN: target attention over the sequence, profile and item attributes.
+# DIN: target attention over the typed behaviour sequence, with the user's and the
+# item's 1/7/30-day activity and the request context.
 din_ranker_v1 = FeatureService(
     name="din_ranker_v1",
-    features=[user_profile, item_attributes, _sequence()],
-    description="DIN's inputs: profile, item attributes, the behaviour sequence.",
-    tags={"consumer": "din"},
-)
-
-# DIEN: the same inputs; its GRUs read the sequence in time order.
-dien_ranker_v1 = FeatureService(
-    name="dien_ranker_v1",
-    features=[user_profile, item_attributes, _sequence()],
-    description="DIEN's inputs: profile, item attributes, the behaviour sequence.",
-    tags={"consumer": "dien"},
-)
-
-# Embedding MLP: embeddings of ids, profile and item attributes (no sequence).
-embedding_mlp_v1 = FeatureService(
-    name="embedding_mlp_v1",
-    features=[user_profile, item_attributes],
-    description="The embedding MLP's inputs: profile and item attributes.",
-    tags={"consumer": "embedding_mlp"},
-)
-
-# The whole catalogue: profile, 1/7/30-day activity, item attributes and statistics,
-# the sequence, and the request context (needs request_time_s and device per row).
-ranking_context_v1 = FeatureService(
-    name="ranking_context_v1",
     features=[
         user_profile,
         user_activity,
@@ -65,6 +43,52 @@ ranking_context_v1 = FeatureService(
         _sequence("hist_behaviour_types"),
         context_features,
     ],
-    description="Every feature recplat keeps for a (user, item, request).",
-    tags={"consumer": "analysis"},
+    description="DIN's inputs: profile, activity, item statistics, typed sequence, context.",
+    tags={"consumer": "din"},
+)
+
+# DIEN: the same inputs; its GRUs read the sequence in time order.
+dien_ranker_v1 = FeatureService(
+    name="dien_ranker_v1",
+    features=[
+        user_profile,
+        user_activity,
+        item_attributes,
+        item_stats,
+        _sequence("hist_behaviour_types"),
+        context_features,
+    ],
+    description="DIEN's inputs: profile, activity, item statistics, typed sequence, context.",
+    tags={"consumer": "dien"},
+)
+
+# Embedding MLP: the same scalars. The sequence is read for the context view (recency,
+# category match) and the training set's leakage check; the model does not embed it.
+embedding_mlp_v1 = FeatureService(
+    name="embedding_mlp_v1",
+    features=[
+        user_profile,
+        user_activity,
+        item_attributes,
+        item_stats,
+        _sequence(),
+        context_features,
+    ],
+    description="The embedding MLP's inputs: profile, activity, item statistics, context.",
+    tags={"consumer": "embedding_mlp"},
+)
+
+# Logistic regression: the same fields as the embedding MLP, one weight per value.
+logistic_regression_v1 = FeatureService(
+    name="logistic_regression_v1",
+    features=[
+        user_profile,
+        user_activity,
+        item_attributes,
+        item_stats,
+        _sequence(),
+        context_features,
+    ],
+    description="Logistic regression's inputs: profile, activity, item statistics, context.",
+    tags={"consumer": "logistic_regression"},
 )

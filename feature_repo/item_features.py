@@ -19,7 +19,8 @@ item_attributes = FeatureView(
     ],
     source=item_attributes_source,
     online=True,
-    tags={"team": "ranking"},
+    # `categorical`: embedded per value (recplat.features.inputs); category_id is an id.
+    tags={"team": "ranking", "categorical": "price_bucket"},
 )
 
 # Popularity and click-through over the last 1, 7 and 30 days, one snapshot a day.

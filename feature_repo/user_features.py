@@ -19,7 +19,8 @@ user_profile = FeatureView(
     ],
     source=user_profile_source,
     online=True,
-    tags={"team": "ranking"},
+    # `categorical`: embedded per value (recplat.features.inputs); the rest are dense.
+    tags={"team": "ranking", "categorical": "age_bucket,gender"},
 )
 
 # Activity over the last 1, 7 and 30 days (recplat.features.aggregates): one snapshot a
@@ -43,5 +44,5 @@ user_activity = FeatureView(
     ],
     source=user_activity_source,
     online=True,
-    tags={"team": "ranking"},
+    tags={"team": "ranking", "categorical": "user_top_category_30d"},
 )

@@ -24,14 +24,27 @@ class CatalogEntry:
     uses_sequence: bool
     needs_negatives: bool = False  # trained with sampled negative behaviours (aux loss)
     task: str = "binary"  # "binary": click logit, BCE; "regression": rating, MSE
+    # The feature service the model reads (ranking models); None: trains on ratings.
+    feature_service: str | None = None
 
 
 CATALOG: dict[str, CatalogEntry] = {
-    "embedding_mlp": CatalogEntry(EmbeddingMLP, EmbeddingMLPConfig, uses_sequence=False),
-    "din": CatalogEntry(DIN, DINConfig, uses_sequence=True),
-    "dien": CatalogEntry(DIEN, DIENConfig, uses_sequence=True, needs_negatives=True),
+    "embedding_mlp": CatalogEntry(
+        EmbeddingMLP, EmbeddingMLPConfig, uses_sequence=False, feature_service="embedding_mlp_v1"
+    ),
+    "din": CatalogEntry(DIN, DINConfig, uses_sequence=True, feature_service="din_ranker_v1"),
+    "dien": CatalogEntry(
+        DIEN,
+        DIENConfig,
+        uses_sequence=True,
+        needs_negatives=True,
+        feature_service="dien_ranker_v1",
+    ),
     "logistic_regression": CatalogEntry(
-        LogisticRegression, LogisticRegressionConfig, uses_sequence=False
+        LogisticRegression,
+        LogisticRegressionConfig,
+        uses_sequence=False,
+        feature_service="logistic_regression_v1",
     ),
     "rating_mlp": CatalogEntry(RatingMLP, RatingMLPConfig, uses_sequence=False, task="regression"),
 }
@@ -64,8 +77,8 @@ def config_from_dict(name: str, data: dict[str, Any]) -> Any:
     values = dict(data)
     values["vocab"] = Vocab(**values["vocab"])
     for key, value in values.items():
-        if isinstance(value, list):
-            values[key] = tuple(value)
+        if isinstance(value, list):  # JSON lists back to tuples (fields: of pairs)
+            values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
     return cls(**values)
 
 

@@ -29,6 +29,7 @@ from typing import NamedTuple, overload
 import torch
 from recplat.models.augru import AUGRUCell, augru, run_cell
 from recplat.models.layers import (
+    DEFAULT_FIELDS,
     Activation,
     FieldEmbeddings,
     TargetAttention,
@@ -51,6 +52,10 @@ class DIENConfig:
     aux_weight: float = 1.0
     dropout: float = 0.0
     batch_norm: bool = False  # BatchNorm1d after each hidden Linear of the head
+    # Inputs, from the feature service (`recplat.features.inputs.InputSpec`).
+    fields: tuple[tuple[str, int], ...] = DEFAULT_FIELDS
+    dense_features: int = 0
+    behaviour_types: int = 0  # rows of the behaviour-type table; 0: no types
 
 
 class DIENOutput(NamedTuple):
@@ -102,7 +107,13 @@ class DIEN(nn.Module):
         super().__init__()
         self.config = config
         width = 2 * config.embed_dim  # a behaviour is [item, category]
-        self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
+        self.embeddings = FieldEmbeddings(
+            config.vocab,
+            config.embed_dim,
+            fields=config.fields,
+            dense=config.dense_features,
+            behaviour_types=config.behaviour_types,
+        )
         self.extractor = AUGRUCell(width, width)  # run without attention: a GRU
         self.attention = TargetAttention(width, config.attention_hidden, config.activation)
         self.evolution = AUGRUCell(width, width)
@@ -134,7 +145,8 @@ class DIEN(nn.Module):
             return batch[key].gather(1, index) * mask
 
         items, categories = aligned("hist_item_ids"), aligned("hist_category_ids")
-        history = self.embeddings.behaviours(items, categories)  # (B, T, 2D)
+        kinds = aligned("hist_behaviour_types") if "hist_behaviour_types" in batch else None
+        history = self.embeddings.behaviours(items, categories, kinds)  # (B, T, 2D)
 
         # Interest extraction: a GRU over the real steps. It does not see the target,
         # so when every row holds the same history (a ranking request: one user,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from recplat.models.layers import (
+    DEFAULT_FIELDS,
     Activation,
     FieldEmbeddings,
     TargetAttention,
@@ -20,7 +21,7 @@ from recplat.models.layers import (
 )
 from torch import nn
 
-SEQUENCE_KEYS = ("hist_item_ids", "hist_category_ids")
+SEQUENCE_KEYS = ("hist_item_ids", "hist_category_ids", "hist_behaviour_types")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class DINConfig:
     activation: Activation = "prelu"
     dropout: float = 0.0
     batch_norm: bool = False  # BatchNorm1d after each hidden Linear of the head
+    # Inputs, from the feature service (`recplat.features.inputs.InputSpec`).
+    fields: tuple[tuple[str, int], ...] = DEFAULT_FIELDS
+    dense_features: int = 0
+    behaviour_types: int = 0  # rows of the behaviour-type table; 0: no types
 
 
 class DIN(nn.Module):
@@ -47,7 +52,13 @@ class DIN(nn.Module):
         super().__init__()
         self.config = config
         width = 2 * config.embed_dim  # an item is [item, category]
-        self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
+        self.embeddings = FieldEmbeddings(
+            config.vocab,
+            config.embed_dim,
+            fields=config.fields,
+            dense=config.dense_features,
+            behaviour_types=config.behaviour_types,
+        )
         self.attention = TargetAttention(width, config.attention_hidden, config.activation)
         self.head = mlp(
             self.embeddings.out_dim + width,
@@ -58,7 +69,9 @@ class DIN(nn.Module):
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        batch = trim_front_padding(batch, SEQUENCE_KEYS)  # (B, L') steps someone has
+        batch = trim_front_padding(
+            batch, [k for k in SEQUENCE_KEYS if k in batch]
+        )  # (B, L') steps someone has
         base = self.embeddings(batch)  # (B, (3 + F) * D)
         target = self.embeddings.target(batch)  # (B, 2D)
         history = self.embeddings.history(batch)  # (B, L', 2D)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from recplat.models.layers import Activation, FieldEmbeddings, Vocab, mlp
+from recplat.models.layers import DEFAULT_FIELDS, Activation, FieldEmbeddings, Vocab, mlp
 from torch import nn
 
 
@@ -22,6 +22,9 @@ class EmbeddingMLPConfig:
     activation: Activation = "prelu"
     dropout: float = 0.0
     batch_norm: bool = False  # BatchNorm1d after each hidden Linear of the head
+    # Inputs, from the feature service (`recplat.features.inputs.InputSpec`).
+    fields: tuple[tuple[str, int], ...] = DEFAULT_FIELDS
+    dense_features: int = 0
 
 
 class EmbeddingMLP(nn.Module):
@@ -34,7 +37,12 @@ class EmbeddingMLP(nn.Module):
     def __init__(self, config: EmbeddingMLPConfig) -> None:
         super().__init__()
         self.config = config
-        self.embeddings = FieldEmbeddings(config.vocab, config.embed_dim)
+        self.embeddings = FieldEmbeddings(
+            config.vocab,
+            config.embed_dim,
+            fields=config.fields,
+            dense=config.dense_features,
+        )
         self.head = mlp(
             self.embeddings.out_dim,
             config.hidden,

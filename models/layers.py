@@ -9,16 +9,17 @@ from typing import Literal
 import torch
 from torch import nn
 
-# Small categorical fields every ranking model embeds: name -> cardinality.
-# Index 0 of each table is "unknown".
-CONTEXT_FIELDS: dict[str, int] = {
-    "age_bucket": 7,
-    "gender": 3,
-    "price_bucket": 11,
-    "hour": 24,
-    "weekday": 7,
-    "device": 4,
-}
+# Categorical fields a model embeds when its config names none: (name, table size).
+# A trained model's fields come from its feature service (`recplat.features.inputs`);
+# index 0 of each table is "unknown".
+DEFAULT_FIELDS: tuple[tuple[str, int], ...] = (
+    ("age_bucket", 7),
+    ("gender", 3),
+    ("price_bucket", 11),
+    ("hour", 24),
+    ("weekday", 7),
+    ("device", 4),
+)
 
 Activation = Literal["prelu", "dice", "sigmoid"]
 
@@ -105,45 +106,69 @@ class IdEmbedding(nn.Embedding):
 
 
 class FieldEmbeddings(nn.Module):
-    """Embeds user, target item, its category and the small context fields.
+    """Embeds user, target item, its category, the categorical fields and passes the
+    dense features through.
 
     Args:
         vocab: Id-space sizes.
         dim: Embedding size of every field.
+        fields: (name, table size) of each categorical input, read from the batch.
+        dense: Width of the batch's `dense` (B, F) float input; 0 for none.
+        behaviour_types: Rows of the behaviour-type table (0: the sequence has no
+            types); a step's type embedding is added to its [item, category].
     """
 
-    def __init__(self, vocab: Vocab, dim: int) -> None:
+    def __init__(
+        self,
+        vocab: Vocab,
+        dim: int,
+        *,
+        fields: Sequence[tuple[str, int]] = DEFAULT_FIELDS,
+        dense: int = 0,
+        behaviour_types: int = 0,
+    ) -> None:
         super().__init__()
         self.user = IdEmbedding(vocab.users, dim)
         self.item = IdEmbedding(vocab.items, dim, padding_idx=0)
         self.category = IdEmbedding(vocab.categories, dim, padding_idx=0)
-        self.context = nn.ModuleDict(
-            {name: IdEmbedding(n, dim) for name, n in CONTEXT_FIELDS.items()}
+        self.context = nn.ModuleDict({name: IdEmbedding(n, dim) for name, n in fields})
+        self.kinds = (
+            IdEmbedding(behaviour_types, 2 * dim, padding_idx=0) if behaviour_types else None
         )
         self.dim = dim
+        self.dense = dense
 
     @property
     def out_dim(self) -> int:
         """Width of `forward`'s output."""
-        return self.dim * (3 + len(self.context))
+        return self.dim * (3 + len(self.context)) + self.dense
 
     def target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Target item as [item, category]: (B, 2D)."""
         return torch.cat([self.item(batch["item_id"]), self.category(batch["category_id"])], dim=-1)
 
-    def behaviours(self, items: torch.Tensor, categories: torch.Tensor) -> torch.Tensor:
-        """A sequence of (item, category) ids (B, L) as (B, L, 2D)."""
-        return torch.cat([self.item(items), self.category(categories)], dim=-1)  # (B, L, 2D)
+    def behaviours(
+        self, items: torch.Tensor, categories: torch.Tensor, kinds: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """A sequence of (item, category[, type]) ids (B, L) as (B, L, 2D)."""
+        steps = torch.cat([self.item(items), self.category(categories)], dim=-1)  # (B, L, 2D)
+        if self.kinds is not None and kinds is not None:
+            steps = steps + self.kinds(kinds)  # (B, L, 2D)
+        return steps
 
     def history(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Behaviour sequence as [item, category] per step: (B, L, 2D)."""
-        return self.behaviours(batch["hist_item_ids"], batch["hist_category_ids"])
+        """Behaviour sequence as [item, category] (+ type) per step: (B, L, 2D)."""
+        return self.behaviours(
+            batch["hist_item_ids"], batch["hist_category_ids"], batch.get("hist_behaviour_types")
+        )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """User, target and context fields side by side: (B, out_dim)."""
+        """User, target, categorical and dense fields side by side: (B, out_dim)."""
         fields = [self.user(batch["user_id"]), self.target(batch)]  # (B, D), (B, 2D)
         fields += [emb(batch[name]) for name, emb in self.context.items()]  # each (B, D)
-        return torch.cat(fields, dim=-1)  # (B, (3 + F) * D)
+        if self.dense:
+            fields.append(batch["dense"].to(fields[0].dtype))  # (B, F)
+        return torch.cat(fields, dim=-1)  # (B, (3 + C) * D + F)
 
 
 def history_lengths(ids: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-# Arrays that are what a model predicts, never handed to it.
-TARGETS = ("label", "rating")
+# Arrays that are what a model predicts, or who a row is for (metrics), never handed to it.
+TARGETS = ("label", "rating", "user_key")
 
 
 def to_batch(

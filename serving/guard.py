@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from recplat.features.online_read import OnlineFeatureReader, RequestFeatures
 
@@ -48,20 +49,23 @@ class FeatureGuard:
         self._reason: str | None = None
 
     def read(
-        self, *, user_id: int, item_ids: list[int]
+        self, *, user_id: int, item_ids: list[int], request: dict[str, Any] | None = None
     ) -> tuple[RequestFeatures | None, str | None]:
-        """Features within the deadline, else (None, why)."""
+        """Features within the deadline, else (None, why). `request`: the request
+        fields the on-demand views read (`OnlineFeatureReader.read`)."""
         with self._lock:
             if time.monotonic() < self._down_until:
                 return None, self._reason
         try:
             if self.reader.enforces_deadline:
                 started = time.monotonic()
-                found = self.reader.read(user_id=user_id, item_ids=item_ids)
+                found = self.reader.read(user_id=user_id, item_ids=item_ids, request=request)
                 if time.monotonic() - started > self.timeout_s:  # answered, but late
                     raise FutureTimeout
                 return found, None
-            future = self._pool.submit(self.reader.read, user_id=user_id, item_ids=item_ids)
+            future = self._pool.submit(
+                self.reader.read, user_id=user_id, item_ids=item_ids, request=request
+            )
             return future.result(timeout=self.timeout_s), None
         except FutureTimeout:
             reason = f"feature store did not answer within {self.timeout_s * 1e3:.0f} ms"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import numpy as np
 import torch
 from recplat.features.encoding import encode_request
+from recplat.features.inputs import InputSpec
 from recplat.features.online_read import OnlineFeatureReader, RequestFeatures
 from recplat.models.predict import predict_logits
 from recplat.registry.artifacts import Artifact
@@ -38,6 +38,11 @@ class Ranker:
         self.version = version
         self.vocab = artifact.config.vocab
         self.guard = guard or FeatureGuard(reader)
+        self.inputs = artifact_inputs(artifact)
+        self.input_names = (
+            *(c.name for c in self.inputs.categorical),
+            *(d.name for d in self.inputs.dense),
+        )
 
     def rank(self, request: RankRequest) -> RankResponse:
         """Sort the request's candidates by predicted click probability.
@@ -48,7 +53,12 @@ class Ranker:
         """
         started = time.perf_counter()
         found, reason = self.guard.read(
-            user_id=request.user_id, item_ids=request.candidate_item_ids
+            user_id=request.user_id,
+            item_ids=request.candidate_item_ids,
+            request={
+                "request_time_s": request.context.request_time_s or int(time.time()),
+                "device": request.context.device or "unknown",
+            },
         )
         fetched = time.perf_counter()
         if found is None:
@@ -74,6 +84,7 @@ class Ranker:
                 "history_length": found.history_length if found else 0,
                 "degraded": found is None,
                 "degraded_reason": reason,
+                "missing_features": found.missing_features(self.input_names) if found else {},
                 "timings": {
                     "features_ms": (fetched - started) * 1e3,
                     "model_ms": (done - fetched) * 1e3,
@@ -83,16 +94,18 @@ class Ranker:
         )
 
     def _score(self, found: RequestFeatures, request: RankRequest) -> np.ndarray:
-        now = datetime.now(UTC)
         context = request.context
+        items = found.items
+        given = {"hour": context.hour, "weekday": context.weekday}
+        if any(v is not None and k in items for k, v in given.items()):
+            n = len(request.candidate_item_ids)
+            items = {**items, **{k: [v] * n for k, v in given.items() if v is not None}}
         arrays = encode_request(
             user=found.user,
-            items=found.items,
+            items=items,
             user_id=request.user_id,
             item_ids=request.candidate_item_ids,
-            hour=context.hour if context.hour is not None else now.hour,
-            weekday=context.weekday if context.weekday is not None else now.weekday(),
-            device=context.device or "unknown",
+            spec=self.inputs,
             vocab=self.vocab,
             max_len=self.artifact.max_len,
         )
@@ -110,3 +123,18 @@ class Ranker:
         ids = np.asarray(item_ids, dtype=np.int64)
         known = (ids >= 0) & (ids < len(values))
         return np.where(known, values[np.clip(ids, 0, len(values) - 1)], values.mean())
+
+
+def artifact_inputs(artifact: Artifact) -> InputSpec:
+    """The encoding the model was trained with (saved in its artifact).
+
+    Raises:
+        ValueError: An artifact written before encodings were saved (retrain it).
+    """
+    inputs = artifact.description.get("inputs")
+    if not inputs:
+        raise ValueError(
+            f"{artifact.model_name} artifact has no saved input encoding "
+            "(written before feature services drove the inputs); retrain the model"
+        )
+    return InputSpec.from_dict(inputs)

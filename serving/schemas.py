@@ -49,14 +49,26 @@ class ErrorDetail(BaseModel):
 
 
 class RankContext(BaseModel):
-    """What the request knows about its context; missing hour/weekday mean "now" (UTC)."""
+    """What the request knows about its context; missing hour/weekday mean "now" (UTC).
+
+    The model's context features come from the feature store's on-demand view, fed
+    the request's time and device; a given hour or weekday replaces the computed one.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     hour: int | None = Field(default=None, ge=0, le=23)
     weekday: int | None = Field(default=None, ge=0, le=6, description="0 = Monday")
 
-    _integers = field_validator("hour", "weekday", mode="before")(_json_integers)
+    request_time_s: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**40,
+        description="when the request is made, epoch seconds UTC (default now): the clock of "
+        "the context features (hour, weekday, seconds since the last behaviour)",
+    )
+
+    _integers = field_validator("hour", "weekday", "request_time_s", mode="before")(_json_integers)
     device: Literal["mobile", "desktop", "tablet"] | None = None
 
 
@@ -104,6 +116,11 @@ class RankResponse(BaseModel):
         description="the feature store failed or was slow: popularity order, not the model",
     )
     degraded_reason: str | None = None
+    missing_features: dict[str, int] = Field(
+        default_factory=dict,
+        description="features the online store had no value for -> on how many candidates; "
+        "the model read the training default for them",
+    )
     timings: Timings
 
 

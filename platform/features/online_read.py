@@ -12,6 +12,10 @@ the two equal on SQLite and Redis. Nothing is cached but the serialized
 entity keys (a pure function of the id): every request sees what the store
 holds now.
 
+On-demand views (the request context) run after the read with the registry's
+own function, over the request fields and the stored features they read
+(`recplat.features.on_demand`), as the training set's join runs them.
+
 With a `timeout_s`, SQLite and Redis reads use their own connection whose
 client enforces the deadline (SQLite's busy timeout; Redis socket timeouts,
 no retries): a locked or unreachable store raises within it, so the caller
@@ -21,12 +25,14 @@ can read on its own thread instead of handing each read to a watchdog one.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from recplat.features.encoding import fill_missing
+from recplat.features.on_demand import on_demand_views
 from recplat.features.online_layout import (
     backend,
     entity_key,
@@ -48,7 +54,8 @@ class RequestFeatures:
     """What the online store holds for one (user, candidates) request.
 
     `user`: each user-keyed feature (profile, sequence), None when missing;
-    `items`: each item-keyed feature, one value per candidate, None when missing.
+    `items`: each item-keyed feature and each on-demand (request context) feature,
+    one value per candidate, None when missing.
     """
 
     user_id: int
@@ -58,15 +65,28 @@ class RequestFeatures:
 
     @property
     def unknown_user(self) -> bool:
-        """No profile row for the user."""
-        return all(self.user.get(f) is None for f in ("age_bucket", "gender"))
+        """No user-keyed row at all for the user (a sequence alone counts as known)."""
+        return all(v is None for v in self.user.values())
 
     @property
     def unknown_items(self) -> list[int]:
         """Candidates without item attributes."""
-        return [
-            i for i, c in zip(self.item_ids, self.items["category_id"], strict=True) if c is None
-        ]
+        categories = self.items.get("category_id") or [None] * len(self.item_ids)
+        return [i for i, c in zip(self.item_ids, categories, strict=True) if c is None]
+
+    def missing_features(self, names: Collection[str]) -> dict[str, int]:
+        """For each of `names` the store had no value for: on how many candidates
+        (all of them for a user feature). The model gets the training default."""
+        out = {}
+        n = len(self.item_ids)
+        for name in names:
+            if name in self.items:
+                count = sum(v is None for v in self.items[name])
+            else:
+                count = n if self.user.get(name) is None else 0
+            if count:
+                out[name] = count
+        return out
 
     @property
     def history_length(self) -> int:
@@ -88,19 +108,39 @@ class OnlineFeatureReader:
         self, *, store: FeatureStore, feature_service: str, timeout_s: float | None = None
     ) -> None:
         self.store = store
-        self.service = store.get_feature_service(feature_service)
-        # (view, join key, feature names) per projection of the service.
-        self.parts: list[tuple[Any, str, list[str]]] = []
+        try:
+            self.service = store.get_feature_service(feature_service)
+        except Exception as error:
+            raise KeyError(
+                f"feature service {feature_service!r} is not in the registry of "
+                f"{store.repo_path}; re-apply the repo or train on a service it has"
+            ) from error
+        self.on_demand = on_demand_views(store=store, feature_service=feature_service)
+        odfvs = {d.view.name for d in self.on_demand}
+        wanted: dict[str, dict[str, None]] = {}  # stored view -> features, in order
         for projection in self.service.feature_view_projections:
-            view = store.get_feature_view(projection.name)
+            if projection.name not in odfvs:
+                names = dict.fromkeys(f.name for f in projection.features)
+                wanted.setdefault(projection.name, {}).update(names)
+        for demand in self.on_demand:  # what the on-demand views read
+            for name, features in demand.sources.items():
+                wanted.setdefault(name, {}).update(dict.fromkeys(features))
+        # (view, join key, feature names) per stored view the service reads.
+        self.parts: list[tuple[Any, str, list[str]]] = []
+        for name, names in wanted.items():
+            view = store.get_feature_view(name)
             join_keys = [column.name for column in view.entity_columns]
             if join_keys not in (["user_id"], ["item_id"]):
                 raise ValueError(f"feature view {view.name}: keyed by {join_keys}, not user/item")
-            self.parts.append((view, join_keys[0], [f.name for f in projection.features]))
+            self.parts.append((view, join_keys[0], list(names)))
         self._rows, self.enforces_deadline = _row_reader(store, timeout_s=timeout_s)
 
-    def read(self, *, user_id: int, item_ids: list[int]) -> RequestFeatures:
-        """The raw values (one round trip to Redis; one query per view on SQLite)."""
+    def read(
+        self, *, user_id: int, item_ids: list[int], request: dict[str, Any] | None = None
+    ) -> RequestFeatures:
+        """The raw values (one round trip to Redis; one query per view on SQLite), and
+        the on-demand features computed from them and `request` (the request fields,
+        e.g. `request_time_s` and `device`; default: now, unknown device)."""
         user: dict[str, Any] = {}
         items: dict[str, list[Any]] = {}
         requests = [
@@ -112,14 +152,36 @@ class OnlineFeatureReader:
                 user.update({name: python_value(values[0].get(name)) for name in names})
             else:
                 items.update({name: [python_value(v.get(name)) for v in values] for name in names})
+        if self.on_demand:
+            items.update(self._on_demand(user, items, len(item_ids), request or {}))
         return RequestFeatures(user_id=user_id, item_ids=list(item_ids), user=user, items=items)
 
-    def fetch(self, *, user_id: int, item_ids: list[int]) -> pd.DataFrame:
+    def _on_demand(
+        self, user: dict[str, Any], items: dict[str, list[Any]], n: int, request: dict[str, Any]
+    ) -> dict[str, list[Any]]:
+        fields = {"request_time_s": int(time.time()), "device": "unknown", **request}
+        columns: dict[str, Any] = {}
+        for demand in self.on_demand:
+            for name in demand.request:
+                columns[name] = [fields.get(name)] * n
+            for features in demand.sources.values():
+                for name in features:
+                    columns[name] = items[name] if name in items else [user.get(name)] * n
+        frame = pd.DataFrame(columns)
+        out: dict[str, list[Any]] = {}
+        for demand in self.on_demand:
+            computed = demand.compute(frame)
+            out.update({name: computed[name].tolist() for name in computed.columns})
+        return out
+
+    def fetch(
+        self, *, user_id: int, item_ids: list[int], request: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         """One row per candidate, missing values filled as in training.
 
         The frame's `attrs` say whether the user and which items were unknown.
         """
-        found = self.read(user_id=user_id, item_ids=item_ids)
+        found = self.read(user_id=user_id, item_ids=item_ids, request=request)
         n = len(item_ids)
         frame = pd.DataFrame(
             {

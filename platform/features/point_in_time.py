@@ -15,8 +15,10 @@ has the same key and is within the TTL. List features stay Arrow lists
 in a few array operations, and `pd.ArrowDtype` columns carry them on.
 
 Equal to Feast's join by test (`tests/data/test_point_in_time.py`); the
-benchmark is `benchmarks/training_set.py`. Services with on-demand views or
-non-file sources are refused (`UnsupportedServiceError`): use Feast's join for those.
+benchmark is `benchmarks/training_set.py`. On-demand views run after the join,
+with the registry's own function (`recplat.features.on_demand`), over the stored
+features they read (joined too) and the entity rows' request columns. Services
+with non-file sources are refused (`UnsupportedServiceError`): use Feast's join.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from recplat.features.offline import epoch_micros
+from recplat.features.on_demand import on_demand_views
 from recplat.io.arrow_lists import flat_arrays
 
 if TYPE_CHECKING:
@@ -53,35 +56,45 @@ class ViewJoin:
 
 
 def service_views(*, store: FeatureStore, feature_service: str) -> list[ViewJoin]:
-    """The views (file source, one join key) and features a service reads.
+    """The views (file source, one join key) and features a service reads, with the
+    stored features its on-demand views read added.
 
     Raises:
-        UnsupportedServiceError: An on-demand view, a non-file source, or a composite key.
+        UnsupportedServiceError: A non-file source, or a composite key.
     """
     from feast.infra.offline_stores.file_source import FileSource
 
     service = store.get_feature_service(feature_service)
     odfvs = {v.name for v in store.list_on_demand_feature_views()}
-    out = []
+    wanted: dict[str, dict[str, None]] = {}  # view -> features, in order, no repeats
+    join_maps: dict[str, dict[str, str]] = {}
     for projection in service.feature_view_projections:
-        if projection.name in odfvs:
-            raise UnsupportedServiceError(f"{feature_service}: on-demand view {projection.name!r}")
-        view = store.get_feature_view(projection.name)
+        if projection.name not in odfvs:
+            wanted.setdefault(projection.name, {}).update(
+                dict.fromkeys(f.name for f in projection.features)
+            )
+            join_maps[projection.name] = dict(projection.join_key_map)
+    for demand in on_demand_views(store=store, feature_service=feature_service):
+        for name, features in demand.sources.items():
+            wanted.setdefault(name, {}).update(dict.fromkeys(features))
+    out = []
+    for name, names in wanted.items():
+        view = store.get_feature_view(name)
         source = view.batch_source
         if not isinstance(source, FileSource):
-            raise UnsupportedServiceError(f"{projection.name}: source is not a file")
+            raise UnsupportedServiceError(f"{name}: source is not a file")
         keys = [c.name for c in view.entity_columns]
         if len(keys) != 1:
-            raise UnsupportedServiceError(f"{projection.name}: join keys {keys} (one supported)")
+            raise UnsupportedServiceError(f"{name}: join keys {keys} (one supported)")
         ttl = view.ttl
         ttl_us = int(ttl.total_seconds() * 1e6) if ttl and ttl.total_seconds() > 0 else None
         out.append(
             ViewJoin(
                 name=view.name,
                 path=str(source.path),
-                join_key=projection.join_key_map.get(keys[0], keys[0]),
+                join_key=join_maps.get(name, {}).get(keys[0], keys[0]),
                 timestamp_field=source.timestamp_field,
-                features=tuple(f.name for f in projection.features),
+                features=tuple(names),
                 ttl_us=ttl_us,
             )
         )
@@ -190,4 +203,8 @@ def historical_frame(
     joined: dict[str, Any] = {}
     for view in views:
         joined.update(join_view(view=view, entities=out, entity_us=entity_us))
-    return pd.concat([out, pd.DataFrame(joined, index=out.index)], axis=1)
+    frame = pd.concat([out, pd.DataFrame(joined, index=out.index)], axis=1)
+    for demand in on_demand_views(store=store, feature_service=feature_service):
+        computed = demand.compute(frame)
+        frame[list(computed.columns)] = computed
+    return frame

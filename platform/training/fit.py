@@ -143,7 +143,9 @@ def evaluate(
 ) -> dict[str, float]:
     """AUC, GAUC and logloss of `model` on labelled `arrays`."""
     return classification_metrics(
-        arrays["user_id"], arrays["label"], predict_logits(model, arrays, device=device)
+        arrays.get("user_key", arrays["user_id"]),  # GAUC groups by the user, not its row
+        arrays["label"],
+        predict_logits(model, arrays, device=device),
     )
 
 

@@ -5,6 +5,7 @@ The same `fit` loop as the Ray Train workers; only the distribution is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -42,11 +43,8 @@ def train_local(
         torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
     spec = entry(options.model_name)
-    config = spec.config(
-        vocab=data.vocab,
-        embed_dim=options.embed_dim,
-        **(dict(options.model_params) | config_overrides),
-    )
+    params = dict(options.model_params) | config_overrides
+    config = dataclasses.replace(options, model_params=params).model_config(data.vocab, data.inputs)
     model = build_model(options.model_name, config)
     initialise(model, options.init, seed=options.seed)
     optimizer = build_optimizer(model.parameters(), options.optimizer)

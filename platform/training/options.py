@@ -7,6 +7,7 @@ train: {epochs: 3, batch_size: 512, num_workers: 1}
 optimizer: {name: adam, lr: 0.002}
 schedule: {name: constant, warmup_steps: 0}
 init: default
+features: {feature_service: din_ranker_v1, min_user_count: 2}
 ```
 
 `load_options(path)` reads such a file into `TrainOptions`; `with_flags` lays
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
+from recplat.features.encoding import BEHAVIOUR_TYPE_ROWS
+from recplat.features.inputs import InputSpec
 from recplat.models.catalog import CATALOG, entry
 from recplat.models.layers import Vocab
 from recplat.training.optim import InitName, OptimizerConfig, ScheduleConfig
@@ -64,6 +67,10 @@ class TrainOptions:
         optimizer: Optimiser and learning rate.
         schedule: Learning-rate schedule (warm-up, decay).
         init: Weight initialisation scheme.
+        feature_service: The feature service to train on (None: the model's own,
+            named in the catalogue; another one for ablations).
+        min_user_count: Users with fewer training impressions share the
+            unknown-user embedding row (so a new user scores like a rare one).
     """
 
     model_name: str
@@ -83,9 +90,11 @@ class TrainOptions:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     init: InitName = "default"
+    feature_service: str | None = None
+    min_user_count: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "num_workers"):
+        for name in ("epochs", "batch_size", "num_workers", "min_user_count"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.placement not in get_args(Placement):
@@ -93,11 +102,27 @@ class TrainOptions:
                 f"placement {self.placement!r}: choose one of {list(get_args(Placement))}"
             )
 
-    def model_config(self, vocab: Vocab) -> Any:
-        """The model's config for `vocab`."""
-        return entry(self.model_name).config(
-            vocab=vocab, embed_dim=self.embed_dim, **self.model_params
-        )
+    @property
+    def service(self) -> str:
+        """The feature service this run trains on."""
+        service = self.feature_service or entry(self.model_name).feature_service
+        if service is None:
+            raise ConfigError(f"{self.model_name} reads no feature service")
+        return service
+
+    def model_config(self, vocab: Vocab, inputs: InputSpec | None = None) -> Any:
+        """The model's config for `vocab` and the service's fitted inputs."""
+        cls = entry(self.model_name).config
+        derived: dict[str, Any] = {}
+        if inputs is not None:
+            names = {f.name for f in dataclasses.fields(cls)}
+            derived = {
+                "fields": inputs.fields,
+                "dense_features": len(inputs.dense),
+                "behaviour_types": BEHAVIOUR_TYPE_ROWS if inputs.behaviour_types else 0,
+            }
+            derived = {k: v for k, v in derived.items() if k in names}
+        return cls(vocab=vocab, embed_dim=self.embed_dim, **self.model_params, **derived)
 
     def to_record(self) -> dict[str, Any]:
         """Plain values for the registry (`from_record` reads them back)."""
@@ -129,7 +154,10 @@ RUN_FIELDS = (
     "threads",
     "placement",
 )
-SECTIONS = ("model", "model_config", "train", "optimizer", "schedule", "init")
+FEATURE_FIELDS = ("feature_service", "min_user_count")
+SECTIONS = ("model", "model_config", "train", "optimizer", "schedule", "init", "features")
+# Model config fields set from the feature service's inputs, never by hand.
+DERIVED_FIELDS = ("vocab", "fields", "dense_features", "behaviour_types")
 
 
 def with_flags(
@@ -243,7 +271,7 @@ def parse_options(data: Any, *, source: str = "config") -> TrainOptions:
             config,
             data.get("model_config"),
             "model_config",
-            names=tuple(f.name for f in dataclasses.fields(config) if f.name != "vocab"),
+            names=tuple(f.name for f in dataclasses.fields(config) if f.name not in DERIVED_FIELDS),
         )
         try:
             return TrainOptions(
@@ -258,6 +286,7 @@ def parse_options(data: Any, *, source: str = "config") -> TrainOptions:
                     **_section(ScheduleConfig, data.get("schedule"), "schedule")
                 ),
                 init=_check(data.get("init", "default"), InitName, "init"),
+                **_section(TrainOptions, data.get("features"), "features", names=FEATURE_FIELDS),
             )
         except ValueError as error:  # range checks in __post_init__
             if isinstance(error, ConfigError):

@@ -110,7 +110,7 @@ def train_model(
     # item -> category table are small and every worker needs all of them.
     job = WorkerJob(
         options=options,
-        model_config=config_to_dict(options.model_config(data.vocab)),
+        model_config=config_to_dict(options.model_config(data.vocab, data.inputs)),
         data=ray.put(
             {"validation": data.arrays["validation"], "item_categories": data.item_categories}
         ),

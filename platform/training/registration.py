@@ -48,7 +48,7 @@ def start_run(
 ) -> tuple[TrainingRun, dict[str, Any]]:
     """Record a new run (options, model config, data and code lineage); returns it and
     its lineage."""
-    model_config = options.model_config(data.vocab)
+    model_config = options.model_config(data.vocab, data.inputs)
     lineage = data_lineage(data) | code_version() | {"resumed_from_run": resumed_run}
     run = metadata.start_run(
         model_name=options.model_name,
@@ -80,7 +80,7 @@ def register_trained(
 ) -> TrainOutcome:
     """Test the best weights, save the artifact and its curves, finish the run, register
     a model version."""
-    model_config = options.model_config(data.vocab)
+    model_config = options.model_config(data.vocab, data.inputs)
     model = build_model(options.model_name, model_config)
     model.load_state_dict(best)
     task = entry(options.model_name).task
@@ -103,7 +103,12 @@ def register_trained(
         state_dict=best,
         max_len=data.max_len,
         feature_service=data.feature_service,
-        extra={"run_id": run.id, "metrics": summary},
+        extra={
+            "run_id": run.id,
+            "metrics": summary,
+            # The encoding fitted on the training split, applied unchanged by serving.
+            "inputs": data.inputs.to_dict() if data.inputs is not None else None,
+        },
         popularity=item_popularity(data) if task == "binary" else None,
     )
     plot_history(state.history, artifact / "curves.png", title=f"{options.model_name} run {run.id}")

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from recplat.features.encoding import encode, fill_missing
+from recplat.features.encoding import LIST_FEATURES, encode, fill_missing
+from recplat.features.inputs import InputSpec, fit_inputs, service_fields
 from recplat.features.point_in_time import UnsupportedServiceError, historical_frame
 from recplat.features.repo import open_store, quiet_library_warnings
 from recplat.io.parquet import read_parquet
@@ -32,17 +33,18 @@ LOOKUP_OFFSET = pd.Timedelta(microseconds=1)
 
 
 def entity_frame(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per impression, with the lookup time just before the impression."""
+    """One row per impression, with the lookup time just before the impression and
+    the request fields the context view reads (the impression's time and device)."""
     imp = events[events["event_type"] == "impression"]
+    shown = pd.to_datetime(imp["event_timestamp"], utc=True)
     return pd.DataFrame(
         {
             "event_id": imp["event_id"].to_numpy(),
             "user_id": imp["user_id"].to_numpy(),
             "item_id": imp["item_id"].to_numpy(),
-            "event_timestamp": pd.to_datetime(imp["event_timestamp"], utc=True) - LOOKUP_OFFSET,
+            "event_timestamp": shown - LOOKUP_OFFSET,
             "label": imp["clicked"].to_numpy(),
-            "hour": imp["hour"].to_numpy(),
-            "weekday": imp["weekday"].to_numpy(),
+            "request_time_s": (shown - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1),
             "device": imp["device"].to_numpy(),
         }
     )
@@ -111,6 +113,7 @@ class TrainingData:
     validation_run_id: int
     features: tuple[str, ...] = ()  # view:feature names of the feature service
     time_range: tuple[str, str] = ("", "")  # first and last impression (UTC, ISO)
+    inputs: InputSpec | None = None  # the encoding fitted on the training split
 
 
 def prepare_training_data(
@@ -119,28 +122,41 @@ def prepare_training_data(
     gate: Gate,
     feature_service: str = FEATURE_SERVICE,
     allow: Sequence[str] = (),
+    min_user_count: int = 1,
 ) -> TrainingData:
-    """Join the service's features point-in-time, gate the result, split by time.
+    """Join the service's features point-in-time, gate the result, split by time, fit
+    the encoding on the training split (`recplat.features.inputs`) and apply it.
 
     Raises:
         DataQualityError: The training set failed its suite; nothing trains.
+        KeyError: The feature service does not exist (named).
     """
     events = read_parquet(settings.events_path)
     users = read_parquet(settings.catalog_dir / "users.parquet")
     items = read_parquet(settings.catalog_dir / "items.parquet")
     store = open_store(settings.feature_repo)
+    fields = service_fields(store=store, feature_service=feature_service)
     frame = historical_features(
         store=store, entities=entity_frame(events), feature_service=feature_service
     )
     spec = training_set_suite(
-        max_len=settings.sequence_length, known_items=set(items["item_id"].tolist())
+        max_len=settings.sequence_length,
+        known_items=set(items["item_id"].tolist()),
+        columns=_column_kinds(frame),
     )
     run_id = gate.check(df=frame, spec=spec, allow=allow, stage="training")
     splits = temporal_split(frame)
     vocab = vocab_from_catalog(users=users, items=items)
     frames = {"train": splits.train, "validation": splits.validation, "test": splits.test}
+    inputs = fit_inputs(
+        splits.train,
+        fields=fields,
+        feature_service=feature_service,
+        min_user_count=min_user_count,
+    )
     arrays = {
-        k: encode(v, vocab=vocab, max_len=settings.sequence_length) for k, v in frames.items()
+        k: encode(v, spec=inputs, vocab=vocab, max_len=settings.sequence_length)
+        for k, v in frames.items()
     }
     item_categories = np.zeros(vocab.items, dtype=np.int64)
     item_categories[items["item_id"].to_numpy()] = items["category_id"].to_numpy()
@@ -160,4 +176,19 @@ def prepare_training_data(
         run_id,
         features=features,
         time_range=(stamps.min().isoformat(), stamps.max().isoformat()),
+        inputs=inputs,
     )
+
+
+def _column_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    """Each column of a joined frame as "list", "number" or "text" (for its suite)."""
+    out = {}
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if name in LIST_FEATURES:
+            out[name] = "list"
+        elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            out[name] = "number"
+        else:
+            out[name] = "text"
+    return out

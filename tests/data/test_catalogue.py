@@ -14,6 +14,7 @@ from recplat.events.synthetic import SyntheticData
 from recplat.features.build import materialize, publish_tables
 from recplat.features.repo import open_store
 from recplat.io.parquet import read_parquet
+from recplat.models.catalog import CATALOG
 from recplat.quality.gate import DataQualityError
 from recplat.settings import Settings
 
@@ -99,7 +100,7 @@ def test_online_catalogue_and_request_context(live: Settings) -> None:
         {"user_id": user, "item_id": other, "request_time_s": int(now.timestamp()), "device": "tv"},
     ]
     got = store.get_online_features(
-        features=store.get_feature_service("ranking_context_v1"), entity_rows=rows
+        features=store.get_feature_service("din_ranker_v1"), entity_rows=rows
     ).to_dict()
 
     latest = activity[activity["user_id"] == user].iloc[-1]
@@ -121,11 +122,28 @@ def test_services_name_each_consumers_inputs(live: Settings) -> None:
         return {p.name for p in store.get_feature_service(service).feature_view_projections}
 
     sequence = {"user_profile", "item_attributes", "user_sequence"}
-    assert views("din_ranker_v1") == views("dien_ranker_v1") == views("ranking_v1") == sequence
-    assert views("embedding_mlp_v1") == {"user_profile", "item_attributes"}
-    assert views("ranking_context_v1") == sequence | {
-        "user_activity", "item_stats", "context_features",
+    assert views("ranking_v1") == sequence
+    full = sequence | {"user_activity", "item_stats", "context_features"}
+    assert views("din_ranker_v1") == views("dien_ranker_v1") == full
+    assert views("embedding_mlp_v1") == views("logistic_regression_v1") == full
+    # Only the sequence models read behaviour types.
+    types = {
+        name: "hist_behaviour_types" in [
+            f.name for p in store.get_feature_service(name).feature_view_projections
+            for f in p.features
+        ]
+        for name in ("din_ranker_v1", "dien_ranker_v1", "embedding_mlp_v1", "ranking_v1")
     }  # fmt: skip
+    assert types == {
+        "din_ranker_v1": True,
+        "dien_ranker_v1": True,
+        "embedding_mlp_v1": False,
+        "ranking_v1": False,
+    }
+    # Each ranking model in the catalogue names a service that exists.
+    for spec in CATALOG.values():
+        if spec.feature_service is not None:
+            store.get_feature_service(spec.feature_service)
 
 
 def test_an_inconsistent_aggregate_table_is_stopped_and_nothing_is_written(

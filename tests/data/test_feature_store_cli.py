@@ -53,7 +53,7 @@ def test_list_and_describe_show_the_catalogue(live: Settings) -> None:
     assert "seconds_since_last_event" in out and "device (String)" in out
     code, out = _cli(
         live, "features", "get-online", "--user-id", "1", "--item-id", "2",
-        "--service", "ranking_context_v1", "--device", "mobile", "--request-time", "1767225600",
+        "--service", "din_ranker_v1", "--device", "mobile", "--request-time", "1767225600",
     )  # fmt: skip
     assert code == 0, out
     assert "user_clicks_30d" in out and "item_ctr_smoothed_30d" in out

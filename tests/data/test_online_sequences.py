@@ -7,6 +7,7 @@ concurrent writers for one user lose nothing.
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Iterator
@@ -218,18 +219,34 @@ def test_the_ranking_reader_reads_what_feast_serves(repo: Path, tiny_data: Synth
         events=pd.DataFrame([_click(k, user, 1 + k, k) for k in range(1, 5)]),
         max_len=10,
     )
-    reader = OnlineFeatureReader(store=store, feature_service="ranking_v1")
-    service = store.get_feature_service("ranking_v1")
-    for who in (user, 99_999):  # a known user with history; an unknown one
-        items = [1, 2, 50_000, 3]  # 50_000: no such item
-        ours = reader.fetch(user_id=who, item_ids=items)
-        rows = [{"user_id": who, "item_id": i} for i in items]
-        feast = fill_missing(
-            pd.DataFrame(store.get_online_features(features=service, entity_rows=rows).to_dict())
-        )
-        assert sorted(ours.columns) == sorted(feast.columns)
-        for column in feast.columns:
-            assert ours[column].tolist() == feast[column].tolist(), column
-        assert ours.attrs["unknown_items"] == [50_000]
-        assert ours.attrs["unknown_user"] is (who == 99_999)
+    request = {"request_time_s": 1767225600, "device": "tablet"}
+    for name in ("ranking_v1", "din_ranker_v1"):  # the narrow service; one with on-demand views
+        reader = OnlineFeatureReader(store=store, feature_service=name)
+        service = store.get_feature_service(name)
+        for who in (user, 99_999):  # a known user with history; an unknown one
+            items = [1, 2, 50_000, 3]  # 50_000: no such item
+            ours = reader.fetch(user_id=who, item_ids=items, request=request)
+            rows = [{"user_id": who, "item_id": i, **request} for i in items]
+            feast = fill_missing(
+                pd.DataFrame(
+                    store.get_online_features(features=service, entity_rows=rows).to_dict()
+                )
+            ).drop(columns=list(request), errors="ignore")
+            assert set(feast.columns) <= set(ours.columns), name
+            for column in feast.columns:
+                assert _plain(ours[column]) == _plain(feast[column]), (name, column)
+            assert ours.attrs["unknown_items"] == [50_000]
+            assert ours.attrs["unknown_user"] is (who == 99_999)
     assert reader.read(user_id=user, item_ids=[1]).history_length == 4
+
+
+def _plain(column: pd.Series) -> list[Any]:
+    """Values comparable with ==: NaN as None, arrays as lists."""
+    return [
+        None
+        if isinstance(v, float) and math.isnan(v)
+        else list(v)
+        if isinstance(v, list | tuple | np.ndarray)
+        else v
+        for v in column.tolist()
+    ]

@@ -13,7 +13,7 @@ from feast import FeatureStore
 from recplat.events.synthetic import SyntheticData
 from recplat.features.encoding import fill_missing
 from recplat.features.offline import item_attributes_table, sequence_snapshots, user_profile_table
-from recplat.features.point_in_time import UnsupportedServiceError, asof_rows, historical_frame
+from recplat.features.point_in_time import asof_rows, historical_frame
 from recplat.features.repo import apply_repo, open_store, quiet_library_warnings
 from recplat.io.parquet import read_parquet, write_parquet
 from recplat.settings import Settings
@@ -141,6 +141,8 @@ def test_the_vectorized_join_equals_feasts_on_generated_data(
             "user_id": snaps["user_id"].to_numpy(),
             "item_id": 1,
             "event_timestamp": pd.to_datetime(snaps["event_timestamp"], utc=True),
+            "request_time_s": 1767225600,
+            "device": "tablet",
         }
     )
     early = entities.head(5).assign(
@@ -162,16 +164,6 @@ def test_the_vectorized_join_equals_feasts_on_generated_data(
     assert ours["event_id"].tolist() == feast["event_id"].tolist()
     # Both paths through the training frame end up identical.
     assert fill_missing(ours)["hist_len"].tolist() == fill_missing(feast)["hist_len"].tolist()
-
-
-def test_the_vectorized_join_refuses_on_demand_views(
-    tmp_path: Path, tiny_data: SyntheticData
-) -> None:
-    ctx = published_context(tmp_path, tiny_data)
-    store = open_store(ctx.settings.feature_repo)
-    with pytest.raises(UnsupportedServiceError, match="on-demand view 'context_features'"):
-        entities = entity_frame(tiny_data.events)
-        historical_frame(store=store, entities=entities, feature_service="ranking_context_v1")
 
 
 def test_asof_rows_ties_ttl_and_other_keys() -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from recplat.models.catalog import CATALOG, build_model, config_from_dict, config_to_dict, entry
 from recplat.models.din import DIN
-from recplat.models.layers import CONTEXT_FIELDS, Vocab
+from recplat.models.layers import DEFAULT_FIELDS, Vocab
 from recplat.models.logistic import LogisticRegression
 from recplat.models.predict import predict_logits
 from recplat.training.fit import train_epoch
@@ -29,9 +29,7 @@ def _batch(seed: int = 0, batch: int = B) -> dict[str, torch.Tensor]:
         "hist_item_ids": torch.randint(1, VOCAB.items, (batch, L), generator=g),
         "hist_category_ids": torch.randint(1, VOCAB.categories, (batch, L), generator=g),
     }
-    out |= {
-        name: torch.randint(0, size, (batch,), generator=g) for name, size in CONTEXT_FIELDS.items()
-    }
+    out |= {name: torch.randint(0, size, (batch,), generator=g) for name, size in DEFAULT_FIELDS}
     out["hist_item_ids"][0, :3] = 0  # front padding
     out["hist_category_ids"][0, :3] = 0
     out["hist_item_ids"][1] = 0  # empty history

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ import pandas as pd
 from recplat.events.schema import BEHAVIOUR_TYPES
 from recplat.quality import lists
 from recplat.quality.suites.spec import (
+    FLOAT,
     INT,
     LIST,
     STR,
@@ -117,31 +118,38 @@ def user_sequence_suite(
     )
 
 
-def training_set_suite(*, max_len: int, known_items: Collection[int] | None = None) -> SuiteSpec:
+def training_set_suite(
+    *,
+    max_len: int,
+    known_items: Collection[int] | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> SuiteSpec:
     """Training set from the point-in-time join: labels, keys, histories, and no leakage.
 
     Each row's `event_timestamp` is its lookup time (just before the impression);
     every behaviour in its history must be at or before it, i.e. strictly before
-    the impression.
+    the impression. `columns` names the feature service's columns ("list",
+    "number" or "text"); the suite expects exactly those beside the keys.
     """
     import great_expectations.expectations as gxe
 
     t = THRESHOLDS.training_set
+    kinds = {"list": LIST, "number": (*INT, *FLOAT), "text": STR}
     schema = {
         "event_id": INT,
         "user_id": INT,
         "item_id": INT,
         "event_timestamp": TIMESTAMP,
         "label": INT,
-        "hour": INT,
-        "weekday": INT,
+        "request_time_s": INT,
         "device": STR,
-        "age_bucket": INT,
-        "gender": INT,
         "category_id": INT,
-        "price_bucket": INT,
         **HISTORY,
     }
+    if columns is None:  # the narrow service (ranking_v1)
+        schema |= {"age_bucket": INT, "gender": INT, "price_bucket": INT}
+    else:
+        schema |= {n: kinds[k] for n, k in columns.items() if n not in schema}
 
     def build() -> list[Any]:
         return [

@@ -58,23 +58,30 @@ def test_served_scores_match_offline_scoring(pipeline: Pipeline) -> None:
     from recplat.features.online_read import OnlineFeatureReader
     from recplat.models.predict import predict_logits
     from recplat.registry.artifacts import load_artifact
+    from recplat.serving.ranker import artifact_inputs
 
     body = {
         "user_id": 3,
         "candidate_item_ids": [1, 2, 3],
-        "context": {"device": "desktop", "hour": 9, "weekday": 2},
+        "context": {"device": "desktop", "hour": 9, "weekday": 2, "request_time_s": 1767225600},
     }
     served = {
         i["item_id"]: i["score"]
         for i in httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()["items"]
     }
     artifact = load_artifact(pipeline.outcomes["din"].artifact_path)
+    assert artifact.feature_service == "din_ranker_v1"  # the model's own service
     reader = OnlineFeatureReader(
-        store=open_store(pipeline.ctx.settings.feature_repo), feature_service="ranking_v1"
+        store=open_store(pipeline.ctx.settings.feature_repo),
+        feature_service=artifact.feature_service,
     )
-    frame = reader.fetch(user_id=3, item_ids=[1, 2, 3]).assign(hour=9, weekday=2, device="desktop")
+    request = {"request_time_s": 1767225600, "device": "desktop"}
+    # The given hour and weekday replace the ones the context view computes.
+    frame = reader.fetch(user_id=3, item_ids=[1, 2, 3], request=request).assign(hour=9, weekday=2)
+    spec = artifact_inputs(artifact)
     logits = predict_logits(
-        artifact.model, encode(frame, vocab=artifact.config.vocab, max_len=artifact.max_len)
+        artifact.model,
+        encode(frame, spec=spec, vocab=artifact.config.vocab, max_len=artifact.max_len),
     )
     expected = torch.sigmoid(torch.from_numpy(logits)).tolist()
     assert [served[i] for i in (1, 2, 3)] == pytest.approx(expected, abs=1e-6)
