@@ -67,11 +67,16 @@ def _test_metrics(data: TrainingData, logits: np.ndarray) -> dict[str, float]:
 
 
 def recplat_model(
-    name: str, data: TrainingData, *, seed: int, epochs: int, min_user_count: int
+    name: str, data: TrainingData, *, seed: int, epochs: int | None, min_user_count: int
 ) -> dict[str, Any]:
     options = load_options(CONFIGS / f"{name}.yaml")
     options = dataclasses.replace(
-        options, seed=seed, epochs=epochs, threads=2, min_user_count=min_user_count
+        options,
+        seed=seed,
+        epochs=epochs or options.epochs,
+        threads=2,
+        min_user_count=min_user_count,
+        feature_service=data.feature_service,
     )
     started = time.perf_counter()
     result = train_local(data=data, options=options)
@@ -214,18 +219,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--movielens", type=Path, required=True, help="ml-100k folder")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=8, help="most epochs (early stopping)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="most epochs (default: the YAML's; early stopping)"
+    )
     parser.add_argument("--min-user-count", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument(
+        "--clicks-only",
+        action="store_true",
+        help="sequences hold liked movies only (RECPLAT_SEQUENCE_IMPRESSIONS off)",
+    )
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/real_data.json"))
     args = parser.parse_args()
 
     imported = load_movielens(args.movielens)
-    results: dict[str, Any] = {"data": str(args.movielens), "date": time.strftime("%Y-%m-%d")}
+    results: dict[str, Any] = {
+        "data": str(args.movielens),
+        "date": time.strftime("%Y-%m-%d"),
+        "sequence_impressions": not args.clicks_only,
+    }
     rows: dict[str, dict[str, Any]] = {}
-    with scratch_settings() as settings:
+    with scratch_settings() as scratch:
+        # Every rating was the user's choice: the sequences keep the low ones too (type 3).
+        settings = dataclasses.replace(scratch, sequence_impressions=not args.clicks_only)
         ctx = PlatformContext(settings=settings)
         ingest(
             events=imported.events,
@@ -258,7 +276,7 @@ def main() -> None:
             print(json.dumps(rows, indent=1), flush=True)
             seq = data_for("din_ranker_v1")
             rows["DeepCTR-Torch DIN (user id)"] = summarise(
-                [deepctr_din(seq, seed=s, epochs=args.epochs) for s in range(args.seeds)]
+                [deepctr_din(seq, seed=s, epochs=args.epochs or 5) for s in range(args.seeds)]
             )
             print(rows["DeepCTR-Torch DIN (user id)"], flush=True)
         for name in args.models:

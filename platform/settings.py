@@ -26,6 +26,11 @@ class Settings:
         sequence_length: N, the longest behaviour sequence kept per user.
         api_key: When set, the ranking API requires it in the `X-API-Key` header
             on /rank and /model (`RECPLAT_API_KEY`).
+        sequence_impressions: Sequences keep unclicked impressions too (behaviour
+            type 3), offline and in online appends (`RECPLAT_SEQUENCE_IMPRESSIONS=1`).
+            For explicit feedback such as MovieLens ratings, where every rating was
+            the user's choice and a low one says what they dislike; off for logged
+            exposures, which would crowd the clicks out of the last N.
     """
 
     feature_repo: Path = Path("feature_repo")
@@ -34,6 +39,7 @@ class Settings:
     ray_address: str | None = None
     sequence_length: int = 50
     api_key: str | None = None
+    sequence_impressions: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -46,6 +52,8 @@ class Settings:
             ray_address=env.get("RAY_ADDRESS") or None,
             sequence_length=int(env.get("RECPLAT_SEQUENCE_LENGTH", "50")),
             api_key=env.get("RECPLAT_API_KEY") or None,
+            sequence_impressions=env.get("RECPLAT_SEQUENCE_IMPRESSIONS", "0").lower()
+            in ("1", "true", "yes"),
         )
         return replace(settings, **overrides)  # type: ignore[arg-type]
 

@@ -171,6 +171,11 @@ class AppArgs(BaseModel):
     sequence_length: int = Field(
         default=50, ge=1, description="N: the longest behaviour sequence kept (as built)"
     )
+    sequence_impressions: bool = Field(
+        default=False,
+        description="sequences keep unclicked impressions too (as built with "
+        "RECPLAT_SEQUENCE_IMPRESSIONS)",
+    )
     feature_timeout_ms: float = Field(
         default=100.0, gt=0, description="per-request feature read deadline; then degraded"
     )
@@ -197,6 +202,7 @@ class AppArgs(BaseModel):
             home=Path(self.home).resolve(),
             database_url=self.database_url,
             sequence_length=self.sequence_length,
+            sequence_impressions=self.sequence_impressions,
         )
 
 
@@ -227,6 +233,7 @@ class RankingService:
         self.store = open_store(settings.feature_repo)
         self.locks = locks_for(self.store)
         self.sequence_length = settings.sequence_length
+        self.sequence_impressions = settings.sequence_impressions
         version = self.metadata.resolve(model_name=args.model_name, version=args.model_version)
         # One reference, swapped whole: a request reads the version and its ranker together.
         self.live: tuple[ModelVersion, Ranker] = (version, self._ranker(version))
@@ -301,7 +308,11 @@ class RankingService:
             }
         )
         result = append_events(
-            store=self.store, events=frame, max_len=self.sequence_length, locks=self.locks
+            store=self.store,
+            events=frame,
+            max_len=self.sequence_length,
+            locks=self.locks,
+            impressions=self.sequence_impressions,
         )
         return EventsResponse(
             **dataclasses.asdict(result), total_ms=(time.perf_counter() - started) * 1e3

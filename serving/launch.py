@@ -37,6 +37,7 @@ def start_serving(
         num_replicas=num_replicas,
         api_key=api_key or settings.api_key,
         sequence_length=settings.sequence_length,
+        sequence_impressions=settings.sequence_impressions,
     )
     serve.run(build_app(args), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"

@@ -96,14 +96,25 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
     seed = options.data.seed
     stages = run_feature_stages(ctx, config=options.data, allow=allow, run=steps.run)
     data, built = stages.generated, stages.build
-    training = steps.run(
-        "point-in-time training set from Feast (GX gate)",
-        lambda: prepare_training_data(settings=settings, gate=ctx.gate, allow=allow),
+    # One training set per model's feature service.
+    services = list(dict.fromkeys(TrainOptions(model_name=m).service for m in DEMO_MODELS))
+    sets = steps.run(
+        f"point-in-time training sets from Feast (GX gate): {', '.join(services)}",
+        lambda: {
+            s: prepare_training_data(
+                settings=settings, gate=ctx.gate, feature_service=s, allow=allow
+            )
+            for s in services
+        },
     )
+    training = sets[services[0]]
+    inputs = training.inputs
     console.print(
         f"    rows: {', '.join(f'{k} {v:,}' for k, v in built.rows.items())}; "
         f"training set {sum(len(f) for f in training.frames.values()):,} "
-        "(train/val/test split by time)"
+        "(train/val/test split by time); "
+        f"inputs: {len(inputs.categorical) if inputs else 0} categorical, "
+        f"{len(inputs.dense) if inputs else 0} dense"
     )
 
     outcomes = []
@@ -114,7 +125,7 @@ def run_demo(ctx: PlatformContext, *, options: DemoOptions, console: Console) ->
             outcome = steps.run(
                 f"train {name} with Ray Train and register it",
                 lambda opts=opts: train_model(
-                    settings=settings, data=training, options=opts, metadata=ctx.metadata
+                    settings=settings, data=sets[opts.service], options=opts, metadata=ctx.metadata
                 ),  # type: ignore[misc]
             )
             outcomes.append(outcome)

@@ -238,7 +238,7 @@ def features_get_online(
     item_id: Annotated[
         list[int] | None, typer.Option(help="A candidate item (repeat for more).")
     ] = None,
-    service: Annotated[str, typer.Option(help="Feature service to read.")] = "ranking_v1",
+    service: Annotated[str, typer.Option(help="Feature service to read.")] = "din_ranker_v1",
     device: Annotated[
         str, typer.Option(help="Request device, for services with the context view.")
     ] = "unknown",

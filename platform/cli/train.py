@@ -54,6 +54,13 @@ def train_command(
         str | None,
         typer.Option(help="Worker placement: pack, spread or strict_spread (one per node)."),
     ] = None,
+    feature_service: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on this feature service instead of the model's own "
+            "(e.g. ranking_v1, for an ablation); see `recplat features list`."
+        ),
+    ] = None,
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -82,14 +89,18 @@ def train_command(
             use_gpu=gpu,
             seed=seed,
             placement=placement,
+            feature_service=feature_service,
         )
     except ConfigError as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     name = options.model_name
     ctx = context_from(feature_repo, home)
-    if resume is not None:  # the data follow the resumed run's model, not the flags
-        name = guard(lambda: ctx.metadata.run(run_id=resume)).model_name
+    if resume is not None:  # the data follow the resumed run's model and service, not the flags
+        record = guard(lambda: ctx.metadata.run(run_id=resume))
+        name = record.model_name
+        if CATALOG[name].task != "regression":
+            options = TrainOptions.from_record(record.config["options"])
     allow = tuple(allow_failures or ())
     if CATALOG[name].task == "regression":
         with console.status("validating and splitting the ratings..."):
@@ -97,9 +108,15 @@ def train_command(
                 lambda: prepare_rating_data(settings=ctx.settings, gate=ctx.gate, allow=allow)
             )
     else:
-        with console.status("building the point-in-time training set..."):
+        with console.status(f"building the point-in-time training set ({options.service})..."):
             data = guard(
-                lambda: prepare_training_data(settings=ctx.settings, gate=ctx.gate, allow=allow)
+                lambda: prepare_training_data(
+                    settings=ctx.settings,
+                    gate=ctx.gate,
+                    feature_service=options.service,
+                    allow=allow,
+                    min_user_count=options.min_user_count,
+                )
             )
     what = f"run {resume}" if resume is not None else name
     epochs_total = epochs if resume is not None and epochs else options.epochs

@@ -10,8 +10,10 @@ from typing import Final
 
 EVENT_TYPES: Final = ("impression", "purchase")
 # Behaviours (what sequences hold) and their codes in `hist_behaviour_types`:
-# a clicked impression is a click (1), a purchase row a purchase (2); 0 is padding.
-BEHAVIOUR_TYPES: Final = {"click": 1, "purchase": 2}
+# a clicked impression is a click (1), a purchase row a purchase (2), and, where the
+# store keeps every impression (`Settings.sequence_impressions`, e.g. explicit ratings:
+# a movie rated below 4), an unclicked impression (3); 0 is padding.
+BEHAVIOUR_TYPES: Final = {"click": 1, "purchase": 2, "impression": 3}
 DEVICES: Final = ("mobile", "desktop", "tablet")
 # Datasets without a device (MovieLens, Amazon) record "unknown".
 EVENT_DEVICES: Final = (*DEVICES, "unknown")

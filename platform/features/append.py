@@ -192,7 +192,12 @@ def _categories(store: FeatureStore, item_ids: list[int]) -> dict[int, int]:
 
 
 def append_events(
-    *, store: FeatureStore, events: pd.DataFrame, max_len: int, locks: UserLocks | None = None
+    *,
+    store: FeatureStore,
+    events: pd.DataFrame,
+    max_len: int,
+    locks: UserLocks | None = None,
+    impressions: bool = False,
 ) -> AppendResult:
     """Append a batch of behaviour events to the online sequences (see the module doc).
 
@@ -201,6 +206,8 @@ def append_events(
         events: Rows with event_id, user_id, item_id, event_timestamp, event_type, clicked.
         max_len: N, the longest sequence kept (the offline build's `sequence_length`).
         locks: Per-user locks; default: `locks_for(store)`.
+        impressions: Keep unclicked impressions too, as the offline build does
+            with `Settings.sequence_impressions`.
 
     Raises:
         ValueError: A required column is missing or a row has a bad id (named).
@@ -208,7 +215,7 @@ def append_events(
     from feast.data_source import PushMode
 
     _check_batch(events)
-    steps = behaviours(events)
+    steps = behaviours(events, impressions=impressions)
     behaviour = steps.drop_duplicates("event_id")
     received, ignored = len(events), len(events) - len(steps)
     duplicates = len(steps) - len(behaviour)  # repeated within the batch

@@ -70,7 +70,10 @@ def build_features(*, settings: Settings, gate: Gate, allow: Sequence[str] = ())
         "user_profile": offline.user_profile_table(users),
         "item_attributes": offline.item_attributes_table(items),
         "user_sequence": offline.sequence_snapshots(
-            events=events, items=items, max_len=settings.sequence_length
+            events=events,
+            items=items,
+            max_len=settings.sequence_length,
+            impressions=settings.sequence_impressions,
         ),
         "user_activity": aggregates.user_activity_table(events=events, items=items),
         "item_stats": aggregates.item_stats_table(events=events),

@@ -43,23 +43,30 @@ def item_attributes_table(items: pd.DataFrame) -> pd.DataFrame:
     return items[list(ITEM_COLUMNS)].copy()
 
 
-def behaviours(events: pd.DataFrame) -> pd.DataFrame:
+def behaviours(events: pd.DataFrame, *, impressions: bool = False) -> pd.DataFrame:
     """The behaviour stream that feeds sequences, per user in (time, event id) order.
 
     Clicked impressions are clicks, purchase rows purchases; the code of each
-    (`BEHAVIOUR_TYPES`) is in `behaviour_type`. Unclicked impressions are no behaviour.
+    (`BEHAVIOUR_TYPES`) is in `behaviour_type`. Unclicked impressions are behaviours
+    (code 3) only with `impressions` (explicit feedback, where what a user rated
+    low says as much as what they liked); otherwise they are none.
     """
-    clicks = (events["event_type"] == "impression") & (events["clicked"] == 1)
+    shown = events["event_type"] == "impression"
+    clicks = shown & (events["clicked"] == 1)
     purchases = events["event_type"] == "purchase"
-    kept = events[clicks | purchases].assign(
-        behaviour_type=np.where(
-            purchases[clicks | purchases], BEHAVIOUR_TYPES["purchase"], BEHAVIOUR_TYPES["click"]
-        ).astype(np.int64)
+    keep = (shown if impressions else clicks) | purchases
+    kind = np.where(
+        purchases,
+        BEHAVIOUR_TYPES["purchase"],
+        np.where(clicks, BEHAVIOUR_TYPES["click"], BEHAVIOUR_TYPES["impression"]),
     )
+    kept = events[keep].assign(behaviour_type=kind[keep.to_numpy()].astype(np.int64))
     return kept.sort_values(["user_id", "event_timestamp", "event_id"], kind="stable")
 
 
-def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: int) -> pd.DataFrame:
+def sequence_snapshots(
+    *, events: pd.DataFrame, items: pd.DataFrame, max_len: int, impressions: bool = False
+) -> pd.DataFrame:
     """One snapshot of each user's last `max_len` behaviours per behaviour time.
 
     Behaviours that share a timestamp (one request) land in one snapshot, so
@@ -69,6 +76,7 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
         events: The accepted event log.
         items: Item attributes (for the category of each behaviour).
         max_len: N, the longest sequence kept.
+        impressions: Keep unclicked impressions too (`behaviours`).
 
     Returns:
         Frame with user_id, event_timestamp, hist_item_ids, hist_category_ids,
@@ -77,7 +85,7 @@ def sequence_snapshots(*, events: pd.DataFrame, items: pd.DataFrame, max_len: in
     """
     if max_len < 1:
         raise ValueError("max_len must be >= 1")
-    steps = behaviours(events)
+    steps = behaviours(events, impressions=impressions)
     category = pd.Series(items["category_id"].to_numpy(), index=items["item_id"].to_numpy())
     user = steps["user_id"].to_numpy()
     item = steps["item_id"].to_numpy(dtype=np.int64)

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from recplat.quality.gate import Gate
     from recplat.settings import Settings
 
-FEATURE_SERVICE = "ranking_v1"
+# The service a training set is built for when none is named: DIN's, the richest.
+FEATURE_SERVICE = "din_ranker_v1"
 LOOKUP_OFFSET = pd.Timedelta(microseconds=1)
 
 
@@ -142,7 +143,7 @@ def prepare_training_data(
     spec = training_set_suite(
         max_len=settings.sequence_length,
         known_items=set(items["item_id"].tolist()),
-        columns=_column_kinds(frame),
+        columns=column_kinds(frame),
     )
     run_id = gate.check(df=frame, spec=spec, allow=allow, stage="training")
     splits = temporal_split(frame)
@@ -180,7 +181,7 @@ def prepare_training_data(
     )
 
 
-def _column_kinds(frame: pd.DataFrame) -> dict[str, str]:
+def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
     """Each column of a joined frame as "list", "number" or "text" (for its suite)."""
     out = {}
     for name in frame.columns:

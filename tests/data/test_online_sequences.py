@@ -79,13 +79,18 @@ def _online(store: FeatureStore, users: list[int]) -> dict[int, dict[str, list[i
     return {u: arrays for u, (_, arrays) in _stored(store, users).items()}
 
 
-def _offline(events: pd.DataFrame, data: SyntheticData, max_len: int) -> pd.DataFrame:
-    snaps = sequence_snapshots(events=events, items=data.items, max_len=max_len)
+def _offline(
+    events: pd.DataFrame, data: SyntheticData, max_len: int, impressions: bool = False
+) -> pd.DataFrame:
+    snaps = sequence_snapshots(
+        events=events, items=data.items, max_len=max_len, impressions=impressions
+    )
     return snaps.groupby("user_id").tail(1).set_index("user_id")
 
 
+@pytest.mark.parametrize("impressions", [False, True], ids=["clicks", "every-impression"])
 def test_online_appends_equal_the_offline_rebuild_at_every_step(
-    repo: Path, tiny_data: SyntheticData
+    repo: Path, tiny_data: SyntheticData, impressions: bool
 ) -> None:
     store = open_store(repo)
     _publish_items(store, tiny_data)
@@ -97,12 +102,15 @@ def test_online_appends_equal_the_offline_rebuild_at_every_step(
     for step, rows in enumerate(chunks):
         # Within a batch the order is scrambled: the append must sort like the rebuild.
         result = append_events(
-            store=store, events=events.iloc[rows].sample(frac=1.0, random_state=step), max_len=12
+            store=store,
+            events=events.iloc[rows].sample(frac=1.0, random_state=step),
+            max_len=12,
+            impressions=impressions,
         )
         total += result.appended
         too_old += result.too_old  # a batch with more than N clicks of one user
         so_far = events.iloc[: rows[-1] + 1]
-        expected = _offline(so_far, tiny_data, max_len)
+        expected = _offline(so_far, tiny_data, max_len, impressions)
         online = _online(store, users)
         for user in users:
             want = (
@@ -111,19 +119,24 @@ def test_online_appends_equal_the_offline_rebuild_at_every_step(
                 else {f: [] for f in SEQUENCE_FIELDS if f != "hist_len"}
             )
             assert online[user] == want, f"user {user} after batch {step}"
-    assert total + too_old == len(behaviours(events)) and total > too_old
-    # Purchases travel as typed behaviours, not only clicks.
-    assert any(2 in arrays["hist_behaviour_types"] for arrays in online.values())
+    assert total + too_old == len(behaviours(events, impressions=impressions))
+    assert total > too_old
+    # Purchases travel as typed behaviours, not only clicks; unclicked impressions only
+    # when the store keeps them.
+    kinds = {k for arrays in online.values() for k in arrays["hist_behaviour_types"]}
+    assert 2 in kinds and (3 in kinds) is impressions
 
     # A replayed batch changes nothing: ids in the window are duplicates, the rest too old.
     before = _online(store, users)
-    replay = append_events(store=store, events=events.iloc[chunks[-1]], max_len=max_len)
+    replay = append_events(
+        store=store, events=events.iloc[chunks[-1]], max_len=max_len, impressions=impressions
+    )
     assert replay.appended == 0 and replay.users == 0
     assert replay.duplicates + replay.too_old + replay.not_behaviour == replay.received
     assert _online(store, users) == before
 
     # Feast's own read path (what ranking uses) serves the appended sequences.
-    final = _offline(events, tiny_data, max_len)
+    final = _offline(events, tiny_data, max_len, impressions)
     user = int(final["hist_len"].to_numpy().argmax())
     user = int(final.index[user])
     read = store.get_online_features(

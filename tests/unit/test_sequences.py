@@ -88,3 +88,16 @@ def test_purchases_are_typed_behaviours_beside_clicks() -> None:
     assert snaps["hist_item_ids"].iloc[-1] == [5, 5, 7]
     assert snaps["hist_behaviour_types"].tolist() == [[1], [1, 2], [1, 2, 1]]
     assert snaps["hist_event_ids"].iloc[-1] == [1, 9, 3]
+
+
+def test_with_impressions_every_impression_is_a_typed_behaviour() -> None:
+    # Explicit feedback (e.g. ratings): what a user rated low is kept, typed 3.
+    events = _events([(1, 5, 0, 1), (1, 6, 1, 0), (1, 7, 2, 1), (2, 9, 2, 0)])
+    snaps = sequence_snapshots(events=events, items=ITEMS, max_len=10, impressions=True)
+    last = snaps.groupby("user_id").tail(1).set_index("user_id")
+    assert last.loc[1, "hist_item_ids"] == [5, 6, 7]
+    assert last.loc[1, "hist_behaviour_types"] == [1, 3, 1]
+    assert last.loc[2, "hist_behaviour_types"] == [3]
+    # Off (logged exposures), the unclicked ones are no behaviour at all.
+    plain = sequence_snapshots(events=events, items=ITEMS, max_len=10)
+    assert plain["hist_item_ids"].iloc[-1] == [5, 7] and 2 not in set(plain["user_id"])

@@ -40,16 +40,21 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, ray_session: None) -> Ite
 
     ctx = PlatformContext(settings=make_settings(tmp_path_factory.mktemp("pipeline")))
     features = run_feature_stages(ctx, config=CONFIG)
-    data = prepare_training_data(settings=ctx.settings, gate=ctx.gate)
-    outcomes = {
-        name: train_model(
+    datasets: dict[str, TrainingData] = {}
+    outcomes = {}
+    for name in ("embedding_mlp", "din", "dien"):  # each on its own feature service
+        options = TrainOptions(model_name=name, epochs=2, batch_size=256, threads=1)
+        if options.service not in datasets:
+            datasets[options.service] = prepare_training_data(
+                settings=ctx.settings, gate=ctx.gate, feature_service=options.service
+            )
+        outcomes[name] = train_model(
             settings=ctx.settings,
-            data=data,
-            options=TrainOptions(model_name=name, epochs=2, batch_size=256, threads=1),
+            data=datasets[options.service],
+            options=options,
             metadata=ctx.metadata,
         )
-        for name in ("embedding_mlp", "din", "dien")
-    }
+    data = datasets["din_ranker_v1"]
     ctx.metadata.promote(model_name="din", version=outcomes["din"].version)
     url = start_serving(ctx.settings, model_name="din", port=PORT)
     try:

@@ -44,10 +44,12 @@ def test_every_stage_was_gated_and_recorded(pipeline: Pipeline) -> None:
 def test_training_set_gate_catches_a_leaked_behaviour(pipeline: Pipeline) -> None:
     from recplat.io.parquet import read_parquet
     from recplat.quality.suites import training_set_suite
+    from recplat.training.training_set import column_kinds
 
     frame = pd.concat(pipeline.data.frames.values(), ignore_index=True)
     spec = training_set_suite(
         max_len=pipeline.ctx.settings.sequence_length,
+        columns=column_kinds(frame),
         known_items=set(
             read_parquet(pipeline.ctx.settings.catalog_dir / "items.parquet")["item_id"].tolist()
         ),

@@ -24,7 +24,12 @@ def test_training_recorded_runs_versions_and_metrics(pipeline: Pipeline) -> None
         assert (outcome.artifact_path / "curves.png").stat().st_size > 1000
     versions = {v.model_name: v for v in pipeline.ctx.metadata.models()}
     assert versions["din"].stage == "production" and versions["embedding_mlp"].stage == "staging"
-    assert versions["din"].feature_service == "ranking_v1"
+    # Each model trained on the service its catalogue entry names.
+    assert {name: versions[name].feature_service for name in ("din", "dien", "embedding_mlp")} == {
+        "din": "din_ranker_v1",
+        "dien": "dien_ranker_v1",
+        "embedding_mlp": "embedding_mlp_v1",
+    }
     run = next(r for r in pipeline.ctx.metadata.runs() if r.model_name == "din")
     assert run.status == "finished" and run.validation_run_id == pipeline.data.validation_run_id
     checkpoints = list(Path(run.storage_path or "").rglob("best.pt"))

@@ -127,8 +127,15 @@ def test_a_stopped_run_resumes_from_its_checkpoint_as_a_new_run(pipeline: Pipeli
 def test_model_versions_carry_their_lineage(pipeline: Pipeline) -> None:
     version = pipeline.ctx.metadata.resolve(model_name="din")
     lineage = version.lineage or {}
-    assert lineage["feature_service"] == "ranking_v1"
-    assert "user_sequence:hist_item_ids" in lineage["features"]
+    assert lineage["feature_service"] == "din_ranker_v1"
+    for feature in (
+        "user_sequence:hist_item_ids",
+        "user_sequence:hist_behaviour_types",
+        "user_activity:user_clicks_7d",
+        "item_stats:item_ctr_30d",
+        "context_features:seconds_since_last_event",
+    ):
+        assert feature in lineage["features"], feature
     assert lineage["training_set_validation_run_id"] == pipeline.data.validation_run_id
     assert (
         pipeline.ctx.metadata.validation(run_id=lineage["training_set_validation_run_id"]).dataset
@@ -159,7 +166,7 @@ def test_runs_and_models_from_the_command_line(pipeline: Pipeline, tmp_path: Pat
     code, out = cli("runs", "show", str(run_id))
     assert code == 0 and "per epoch" in out and "git_sha" in out and "ray_job_id" in out
     code, out = cli("models", "show", "din")
-    assert code == 0 and "production" in out and "ranking_v1" in out
+    assert code == 0 and "production" in out and "din_ranker_v1" in out
     code, out = cli("runs", "show", "9999")
     assert code == 1 and "no training run 9999" in out
     bad = tmp_path / "bad.yaml"
