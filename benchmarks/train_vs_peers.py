@@ -45,7 +45,13 @@ def ours(
     for name in names:
         torch.manual_seed(args.seed)
         models[name] = build_model(
-            name, entry(name).config(vocab=data.vocab, embed_dim=args.embed_dim, **SIZES)
+            name,
+            entry(name).config(
+                vocab=data.vocab,
+                embed_dim=args.embed_dim,
+                fields=data.inputs.fields if data.inputs else DEFAULT_FIELDS,
+                **SIZES,
+            ),
         )
         optimizers[name] = torch.optim.Adam(models[name].parameters(), lr=1e-3)
     train = data.arrays["train"]
@@ -171,14 +177,22 @@ def main() -> None:
     parser.add_argument("--impressions", type=int, default=120_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--models", nargs="+", default=["din", "dien"])
+    parser.add_argument(
+        "--long-history", action="store_true", help="400 users: histories near the 50-step cap"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/train_vs_peers.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    # Long histories: a fifth of the users with the same impressions, so most
+    # histories fill the 50 steps (as real MovieLens ones do) instead of ~11.
+    users = 400 if args.long_history else GeneratorConfig().users
     with scratch_settings() as settings:
         data = training_data(
-            settings, GeneratorConfig(impressions=args.impressions, seed=args.seed)
+            settings, GeneratorConfig(users=users, impressions=args.impressions, seed=args.seed)
         )
+    lengths = (data.arrays["train"]["hist_item_ids"] > 0).sum(1)
+    print(f"history length: mean {lengths.mean():.1f}, median {np.median(lengths):.0f}", flush=True)
     results: dict[str, dict[str, Any]] = {}
     for name, result in ours(args.models, data, args).items():
         results[f"recplat {name}"] = result

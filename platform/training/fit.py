@@ -128,6 +128,9 @@ def train_epoch(
             loss = F.mse_loss(logits.float(), target)
         else:
             loss = F.binary_cross_entropy_with_logits(logits.float(), target)
+        penalty = getattr(unwrap(model), "penalty", None)  # a model's own regulariser
+        if penalty is not None:
+            extra = penalty(batch) if extra is None else extra + penalty(batch)
         optimizer.zero_grad(set_to_none=True)
         (loss + extra if extra is not None else loss).backward()
         optimizer.step()

@@ -42,6 +42,8 @@ def train_local(
     if options.threads:
         torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
+    # Bit-identical reruns with more than one thread (see TrainOptions.deterministic).
+    torch.use_deterministic_algorithms(options.deterministic)
     spec = entry(options.model_name)
     params = dict(options.model_params) | config_overrides
     config = dataclasses.replace(options, model_params=params).model_config(data.vocab, data.inputs)

@@ -61,6 +61,12 @@ class TrainOptions:
         placement: Where workers go: pack (fewest nodes), spread (prefer distinct
             nodes) or strict_spread (one worker per node, or wait).
         fail_at_epoch: Inject a worker failure at this epoch (fault-tolerance tests).
+        deterministic: Bit-identical reruns at any thread count
+            (`torch.use_deterministic_algorithms`). Without it, reruns with one
+            thread are bit-identical and with more they differ by ~1e-6 (DIN) to
+            ~1e-4 (DIEN) in the weights: the backward of the models' gathers
+            (embedding rows, the real steps of a history) adds into shared rows
+            from several threads, in whatever order they finish.
         embed_dim: Embedding size.
         model_params: Model config fields other than vocab and embed_dim
             (e.g. hidden, activation, batch_norm, aux_weight).
@@ -85,6 +91,7 @@ class TrainOptions:
     threads: int | None = None
     placement: Placement = "pack"
     fail_at_epoch: int | None = None
+    deterministic: bool = False
     embed_dim: int = DEFAULT_EMBED_DIM
     model_params: dict[str, Any] = field(default_factory=dict)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -153,6 +160,7 @@ RUN_FIELDS = (
     "max_failures",
     "threads",
     "placement",
+    "deterministic",
 )
 FEATURE_FIELDS = ("feature_service", "min_user_count")
 SECTIONS = ("model", "model_config", "train", "optimizer", "schedule", "init", "features")

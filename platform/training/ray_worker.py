@@ -83,6 +83,8 @@ def train_loop_per_worker(config: dict[str, WorkerJob]) -> None:
     if options.threads:
         torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
+    # Bit-identical reruns with more than one thread (see TrainOptions.deterministic).
+    torch.use_deterministic_algorithms(options.deterministic)
     data = ray.get(job.data)
     # Only this worker's rows: Ray Train split the training dataset across workers.
     train = collect(

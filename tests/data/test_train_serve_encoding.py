@@ -114,3 +114,18 @@ def test_a_training_row_and_a_ranking_request_encode_alike(
         real_steps += int((online["hist_item_ids"] > 0).sum())
     # Not equal by being empty: the store gave real aggregates and histories.
     assert real_values > 0 and real_steps > 0
+
+
+def test_missing_online_features_are_counted_and_a_lost_service_is_named(
+    ctx: PlatformContext, tiny_data: SyntheticData
+) -> None:
+    store = open_store(ctx.settings.feature_repo)
+    reader = OnlineFeatureReader(store=store, feature_service="din_ranker_v1")
+    known = int(tiny_data.items["item_id"].iloc[0])
+    found = reader.read(user_id=10**6, item_ids=[known, 10**6], request={"device": "mobile"})
+    missing = found.missing_features(["age_bucket", "user_clicks_7d", "item_ctr_7d", "hour"])
+    # The unknown user lacks every user feature (on both candidates), the unknown item its
+    # statistics; the request context is computed, never missing.
+    assert missing == {"age_bucket": 2, "user_clicks_7d": 2, "item_ctr_7d": 1}
+    with pytest.raises(KeyError, match="'din_ranker_v9' is not in the registry"):
+        OnlineFeatureReader(store=store, feature_service="din_ranker_v9")

@@ -283,3 +283,35 @@ def test_auxiliary_loss_trains_the_extractor_to_predict_the_next_behaviour() -> 
         end = float(auxiliary_loss(model(batch, return_aux=True)))
     assert end < 0.7 * start
     assert auc(arrays["label"], predict_logits(model, arrays)) > 0.8  # the sequence is used
+
+
+def test_reruns_are_bit_identical_with_deterministic_algorithms_at_two_threads() -> None:
+    """TrainOptions.deterministic: the gathers' backward (parallel scatter-adds) is what
+    differs between reruns at more than one thread; deterministic algorithms fix it."""
+    n = 512
+    arrays = {k: v.numpy() for k, v in _batch(seed=3, batch=n).items()}
+    arrays["label"] = (arrays["category_id"] % 2).astype(np.int64)
+    item_categories = np.arange(VOCAB.items) % 5 + 1
+
+    def train() -> dict[str, torch.Tensor]:
+        model = _model(4)
+        optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
+        train_epoch(
+            model, arrays, np.random.default_rng(0).permutation(n), optimizer=optimizer,
+            batch_size=64, device=torch.device("cpu"), aux_weight=1.0,
+            item_categories=item_categories, rng=np.random.default_rng(0),
+        )  # fmt: skip
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    try:
+        first, second = train(), train()
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.set_num_threads(threads)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not torch.equal(
+        first["embeddings.item.weight"], _model(4).state_dict()["embeddings.item.weight"]
+    )

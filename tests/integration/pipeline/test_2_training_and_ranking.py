@@ -97,6 +97,10 @@ def test_unknown_user_and_items_get_defaults(pipeline: Pipeline) -> None:
     answer = httpx.post(f"{pipeline.url}/rank", json=body, timeout=30).json()
     assert answer["unknown_user"] is True and answer["unknown_items"] == [123_456]
     assert answer["history_length"] == 0 and len(answer["items"]) == 2
+    # What the store lacked is counted (per candidate); the model read training defaults.
+    missing = answer["missing_features"]
+    assert missing["age_bucket"] == 2 and missing["user_clicks_7d"] == 2
+    assert missing["item_ctr_30d"] == 1 and "hour" not in missing
 
 
 @pytest.mark.parametrize(
