@@ -149,9 +149,9 @@ class OnlineFeatureReader:
         ]
         for (_, join_key, _, names), values in zip(requests, self._rows(requests), strict=True):
             if join_key == "user_id":
-                user.update({name: python_value(values[0].get(name)) for name in names})
+                user.update({name: values[0].get(name) for name in names})
             else:
-                items.update({name: [python_value(v.get(name)) for v in values] for name in names})
+                items.update({name: [v.get(name) for v in values] for name in names})
         if self.on_demand:
             items.update(self._on_demand(user, items, len(item_ids), request or {}))
         return RequestFeatures(user_id=user_id, item_ids=list(item_ids), user=user, items=items)
@@ -198,15 +198,35 @@ class OnlineFeatureReader:
 
 # One read: (view, join key, entity ids, feature names).
 RowRequest = tuple[Any, str, list[int], list[str]]
-# For each request, one dict (feature -> Feast value) per entity id; {} when missing.
+# For each request, one dict (feature -> Python value) per entity id; {} when missing.
 Rows = list[dict[str, Any]]
+# Serialized values this short are scalars or tiny lists: counts, buckets and rates
+# repeat across items and requests, so their decoding is cached by their bytes.
+SHORT_VALUE = 24
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _short(raw: bytes) -> Any:
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    return python_value(Value.FromString(raw))
+
+
+def decode(raw: bytes) -> Any:
+    """A serialized Feast value as Python (`python_value`); short ones from a cache,
+    lists copied so no caller shares one."""
+    if len(raw) <= SHORT_VALUE:
+        value = _short(raw)
+        return list(value) if isinstance(value, list) else value
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    return python_value(Value.FromString(raw))
 RowReader = Callable[[list[RowRequest]], list[Rows]]
 
 
 def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple[RowReader, bool]:
     """The fastest correct way to read rows from this store's online store, and whether
     its client enforces `timeout_s` (only SQLite and plain Redis do, and only when set)."""
-    from feast.protos.feast.types.Value_pb2 import Value
 
     config = store.config
     version = config.entity_key_serialization_version
@@ -230,7 +250,7 @@ def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple
                 f"AND feature_name IN ({','.join('?' * len(names))})",
                 [*keys, *names],
             ):
-                found.setdefault(entity, {})[name] = Value.FromString(value)
+                found.setdefault(entity, {})[name] = decode(value)
             return [found.get(k, {}) for k in keys]
 
         return (lambda requests: [sqlite_view(*r) for r in requests]), timeout_s is not None
@@ -269,7 +289,7 @@ def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple
                 replies = iter(pipe.execute())
             return [
                 [
-                    {n: Value.FromString(v) for n, v in zip(names, next(replies), strict=True) if v}
+                    {n: decode(v) for n, v in zip(names, next(replies), strict=True) if v}
                     for _ in ids
                 ]
                 for _, _, ids, names in requests
@@ -286,6 +306,6 @@ def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple
             entity_keys=[entity_key_proto(join_key, i) for i in ids],
             requested_features=list(names),  # a copy: some stores append to it
         )
-        return [row or {} for _, row in rows]
+        return [{n: python_value(v) for n, v in (row or {}).items()} for _, row in rows]
 
     return (lambda requests: [feast_view(*r) for r in requests]), False

@@ -157,3 +157,23 @@ def test_an_inconsistent_aggregate_table_is_stopped_and_nothing_is_written(
         publish_tables(settings=live, gate=ctx.gate, tables={"user_activity": table})
     assert "user_clicks_7d" in str(caught.value) and "user_impressions_7d" in str(caught.value)
     assert (live.offline_dir / "user_activity.parquet").read_bytes() == before
+
+
+def test_a_services_inputs_come_from_the_registry(live: Settings) -> None:
+    from recplat.features.inputs import service_fields
+
+    store = open_store(live.feature_repo)
+    din = service_fields(store=store, feature_service="din_ranker_v1")
+    # Categorical: what the views tag; the ids and hist_len are never scalar inputs.
+    assert set(din.categorical) == {
+        "age_bucket", "gender", "user_top_category_30d", "price_bucket",
+        "hour", "weekday", "device_index", "target_matches_last_category",
+    }  # fmt: skip
+    dense = dict(din.dense)
+    assert dense["user_clicks_7d"] is True and dense["seconds_since_last_event"] is True  # log1p
+    assert dense["item_ctr_30d"] is False and "category_id" not in dense and "hist_len" not in dense
+    assert din.sequence == ("hist_item_ids", "hist_category_ids", "hist_behaviour_types")
+    narrow = service_fields(store=store, feature_service="ranking_v1")
+    assert narrow.categorical == ("age_bucket", "gender", "price_bucket") and not narrow.dense
+    with pytest.raises(KeyError, match="'nope_v1' is not in the registry"):
+        service_fields(store=store, feature_service="nope_v1")
