@@ -1,7 +1,8 @@
 """Request-time context: on-demand features computed when a ranking request is served
 (and, for training, from the same request columns in the entity frame)."""
 
-import pandas as pd
+from typing import Any
+
 from feast import Field
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Int64
@@ -29,35 +30,45 @@ from sources import request_context
         Field(name="seconds_since_last_event", dtype=Int64),
         Field(name="target_matches_last_category", dtype=Int64),
     ],
-    mode="pandas",
+    # Python mode: the function takes and returns columns as lists, so one ranking
+    # request (100 candidates) costs microseconds instead of a pandas frame's
+    # milliseconds; Feast runs the same function offline on the joined rows.
+    mode="python",
     description="Hour, weekday and device of the request; recency and category match.",
     tags={"categorical": "hour,weekday,device_index,target_matches_last_category"},
 )
-def context_features(inputs: pd.DataFrame) -> pd.DataFrame:
+def context_features(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
     # Feast stores this function's source and runs it on its own: only names bound
     # inside it exist then (no module globals).
-    import pandas as pd
+    import math
+    from datetime import UTC, datetime
 
-    devices = ("mobile", "desktop", "tablet")
-    when = pd.to_datetime(inputs["request_time_s"], unit="s", utc=True)
-
-    def newest(values: list[int] | None) -> float:
-        return float(values[-1]) if values is not None and len(values) else float("nan")
-
-    last_us = inputs["hist_timestamps"].map(newest)
-    last_category = inputs["hist_category_ids"].map(newest)
-    since = inputs["request_time_s"] - last_us // 1_000_000
-    return pd.DataFrame(
-        {
-            "hour": when.dt.hour.astype("int64"),
-            "weekday": when.dt.weekday.astype("int64"),
-            "device_index": inputs["device"]
-            .map({d: i + 1 for i, d in enumerate(devices)})
-            .fillna(0)
-            .astype("int64"),
-            "seconds_since_last_event": since.fillna(-1).astype("int64"),
-            "target_matches_last_category": (
-                last_category.notna() & (last_category == inputs["category_id"])
-            ).astype("int64"),
-        }
-    )
+    devices = {"mobile": 1, "desktop": 2, "tablet": 3}
+    out: dict[str, list[Any]] = {
+        "hour": [],
+        "weekday": [],
+        "device_index": [],
+        "seconds_since_last_event": [],
+        "target_matches_last_category": [],
+    }
+    for now, device, stamps, categories, category in zip(
+        inputs["request_time_s"],
+        inputs["device"],
+        inputs["hist_timestamps"],
+        inputs["hist_category_ids"],
+        inputs["category_id"],
+        strict=True,
+    ):
+        when = datetime.fromtimestamp(int(now), tz=UTC)
+        out["hour"].append(when.hour)
+        out["weekday"].append(when.weekday())
+        out["device_index"].append(devices.get(device, 0))
+        has_last = stamps is not None and len(stamps) > 0
+        out["seconds_since_last_event"].append(
+            int(now) - int(stamps[-1]) // 1_000_000 if has_last else -1
+        )
+        last = categories[-1] if categories is not None and len(categories) else None
+        known = category is not None and not (isinstance(category, float) and math.isnan(category))
+        matches = last is not None and known and int(last) == int(category)
+        out["target_matches_last_category"].append(int(matches))
+    return out

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from recplat.events.schema import BEHAVIOUR_TYPES
-from recplat.features.inputs import CLIP, Categorical, Dense, InputSpec, dense_values
+from recplat.features.inputs import CLIP, Categorical, Dense, InputSpec, dense_values, numbers
 from recplat.io.arrow_lists import flat_lists, is_arrow_list, list_lengths, pad_flat
 from recplat.models.layers import Vocab
 
@@ -100,7 +100,7 @@ def histories(
 
 def categorical(values: Any, field: Categorical) -> np.ndarray:
     """Shifted by one; missing, negative and too-large values are 0."""
-    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    x = numbers(values)
     shifted = np.where(np.isnan(x), 0, x + 1)
     return np.where((shifted > 0) & (shifted < field.size), shifted, 0).astype(np.int64)
 

@@ -166,10 +166,23 @@ class InputSpec:
         )
 
 
+def numbers(values: Any) -> np.ndarray:
+    """Values as float64, NaN for missing: arrays and lists of numbers directly (the
+    ranking path, per request), anything else (None, text) through pandas."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.astype(np.float64, copy=False)
+    if isinstance(values, list):
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):  # None or text inside
+            pass
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+
+
 def dense_values(values: Any, *, log: bool) -> np.ndarray:
     """Raw values as float64 with NaN for missing (and for negatives of a log feature),
     log1p applied where asked."""
-    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    x = numbers(values)
     if log:
         x = np.where(x >= 0, x, np.nan)
         x = np.log1p(x)

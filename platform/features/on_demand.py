@@ -27,19 +27,42 @@ class OnDemand:
     sources: dict[str, tuple[str, ...]]  # stored view -> features it reads
     request: tuple[str, ...]  # request fields it reads
 
+    @property
+    def inputs(self) -> list[str]:
+        """The columns the view's function reads."""
+        return list(
+            dict.fromkeys([*self.request, *(f for fs in self.sources.values() for f in fs)])
+        )
+
     def compute(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The requested outputs for each row of `frame` (which holds the inputs).
 
         Raises:
             KeyError: An input column is missing (named).
         """
-        needed = [*self.request, *(f for fs in self.sources.values() for f in fs)]
-        missing = [c for c in dict.fromkeys(needed) if c not in frame]
+        missing = [c for c in self.inputs if c not in frame]
         if missing:
             raise KeyError(f"on-demand view {self.view.name}: rows lack {missing}")
-        inputs = frame[list(dict.fromkeys(needed))].reset_index(drop=True)
-        out = self.view.feature_transformation.udf(inputs)
+        if self.view.mode == "python":
+            columns = {c: frame[c].tolist() for c in self.inputs}
+            return pd.DataFrame(self.compute_columns(columns), index=frame.index)
+        out = self.view.feature_transformation.udf(frame[self.inputs].reset_index(drop=True))
         return out[list(self.features)].set_axis(frame.index)
+
+    def compute_columns(self, columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """The requested outputs from input columns as lists (one request's rows).
+
+        Raises:
+            KeyError: An input column is missing (named).
+        """
+        missing = [c for c in self.inputs if c not in columns]
+        if missing:
+            raise KeyError(f"on-demand view {self.view.name}: rows lack {missing}")
+        if self.view.mode == "python":  # the function takes and returns lists
+            out = self.view.feature_transformation.udf({c: columns[c] for c in self.inputs})
+            return {name: list(out[name]) for name in self.features}
+        frame = self.compute(pd.DataFrame({c: columns[c] for c in self.inputs}))
+        return {name: frame[name].tolist() for name in self.features}
 
 
 def on_demand_views(*, store: FeatureStore, feature_service: str) -> list[OnDemand]:

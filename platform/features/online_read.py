@@ -167,11 +167,9 @@ class OnlineFeatureReader:
             for features in demand.sources.values():
                 for name in features:
                     columns[name] = items[name] if name in items else [user.get(name)] * n
-        frame = pd.DataFrame(columns)
         out: dict[str, list[Any]] = {}
         for demand in self.on_demand:
-            computed = demand.compute(frame)
-            out.update({name: computed[name].tolist() for name in computed.columns})
+            out.update(demand.compute_columns(columns))
         return out
 
     def fetch(
@@ -221,6 +219,8 @@ def decode(raw: bytes) -> Any:
     from feast.protos.feast.types.Value_pb2 import Value
 
     return python_value(Value.FromString(raw))
+
+
 RowReader = Callable[[list[RowRequest]], list[Rows]]
 
 

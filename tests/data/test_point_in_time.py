@@ -77,7 +77,9 @@ def test_target_and_same_request_clicks_never_leak(
     store_with_history: tuple[FeatureStore, pd.DataFrame],
 ) -> None:
     store, events = store_with_history
-    ours = historical_features(store=store, entities=entity_frame(events)).set_index("event_id")
+    ours = historical_features(
+        store=store, entities=entity_frame(events), feature_service="ranking_v1"
+    ).set_index("event_id")
     assert ours.loc[1, "hist_item_ids"] == []  # first behaviour: empty history
     assert ours.loc[2, "hist_item_ids"] == [10]  # not 20 itself
     assert ours.loc[3, "hist_item_ids"] == [10]  # not its sibling 20 from the same request
@@ -92,7 +94,9 @@ def test_a_naive_inclusive_join_would_leak(
     naive = entity_frame(events).assign(
         event_timestamp=pd.to_datetime(events["event_timestamp"], utc=True).to_numpy()
     )
-    leaked = historical_features(store=store, entities=naive).set_index("event_id")
+    leaked = historical_features(
+        store=store, entities=naive, feature_service="ranking_v1"
+    ).set_index("event_id")
     # Looking up at t itself (Feast's `<=`) puts the target into its own history.
     history = leaked["hist_item_ids"].to_dict()
     assert 20 in history[2]
