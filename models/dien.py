@@ -171,8 +171,11 @@ class DIEN(nn.Module):
         if not return_aux:
             return logits
 
+        # A sampled negative takes the type of the real step it stands in for: were
+        # only real steps typed, the auxiliary loss could tell them apart by the type
+        # embedding alone and the extractor would learn nothing about the next item.
         negatives = self.embeddings.behaviours(
-            aligned("neg_item_ids"), aligned("neg_category_ids")
+            aligned("neg_item_ids"), aligned("neg_category_ids"), kinds
         )  # (B, T, 2D)
         # Dense over (B, T - 1) (cheaper than gathering pairs), then the real pairs.
         pairs = mask[:, 1:]  # (B, T - 1): step t + 1 is real

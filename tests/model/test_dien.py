@@ -315,3 +315,18 @@ def test_reruns_are_bit_identical_with_deterministic_algorithms_at_two_threads()
     assert not torch.equal(
         first["embeddings.item.weight"], _model(4).state_dict()["embeddings.item.weight"]
     )
+
+
+def test_sampled_negatives_carry_the_type_of_the_step_they_stand_in_for() -> None:
+    """Otherwise the auxiliary loss separates real from sampled steps by the type
+    embedding alone: negatives equal to the real steps must score exactly alike."""
+    torch.manual_seed(0)
+    model = DIEN(DIENConfig(vocab=VOCAB, embed_dim=8, behaviour_types=4))
+    batch = _batch(seed=6)
+    batch["hist_behaviour_types"] = (batch["hist_item_ids"] % 3 + 1) * (batch["hist_item_ids"] > 0)
+    batch["neg_item_ids"] = batch["hist_item_ids"].clone()
+    batch["neg_category_ids"] = batch["hist_category_ids"].clone()
+    with torch.no_grad():
+        out = model(batch, return_aux=True)
+    assert out.aux_positive.numel() > 0
+    assert torch.equal(out.aux_positive, out.aux_negative)
