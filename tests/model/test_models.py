@@ -74,7 +74,7 @@ GOLDEN = {
     "embedding_mlp": [0.088014, 0.058012, 0.173173],
     "din": [-0.059023, -0.251302, -0.096387],
     "dien": [-0.107369, 0.076984, 0.081552],
-    "rating_mlp": [-0.11274, -0.146522, -0.152956],
+    "rating_mlp": [3.500237, 3.500156, 3.500053],  # mean 3.5 + small-normal rows, zero biases
 }
 
 
@@ -239,3 +239,22 @@ def test_a_history_not_front_padded_is_refused_naming_the_row(name: str) -> None
         batch[key][0] = torch.roll(batch[key][0], -3)  # row 0: [x, y, 0, 0, 0]
     with pytest.raises(ValueError, match="hist_item_ids row 0 has padding"):
         _model(name).eval()(batch)
+
+
+def test_the_rating_model_is_biased_mf_plus_its_mlp_with_an_l2_on_the_rows_read() -> None:
+    from recplat.models.rating_mlp import RatingMLP, RatingMLPConfig
+
+    model = RatingMLP(RatingMLPConfig(vocab=VOCAB, embed_dim=2, embedding_l2=0.5, mean=3.0))
+    with torch.no_grad():
+        model.user.weight[4] = torch.tensor([1.0, 2.0])
+        model.item.weight[7] = torch.tensor([0.5, -1.0])
+        model.user_bias.weight[4] = 0.25
+        model.item_bias.weight[7] = -0.5
+    batch = {"user_id": torch.tensor([4]), "item_id": torch.tensor([7])}
+    with torch.no_grad():
+        # 3.0 + 0.25 - 0.5 + (1 * 0.5 + 2 * -1) = 1.25
+        assert model(batch).tolist() == pytest.approx([1.25])
+        # 0.5 * (|u|^2 + |i|^2 + b_u^2 + b_i^2) = 0.5 * (5 + 1.25 + 0.0625 + 0.25)
+        assert float(model.penalty(batch)) == pytest.approx(0.5 * 6.5625)
+    with_mlp = RatingMLP(RatingMLPConfig(vocab=VOCAB, embed_dim=2, hidden=(4,)))
+    assert with_mlp.head is not None and with_mlp(batch).shape == (1,)
