@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from recplat.cli.context import PlatformContext
 from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
@@ -57,3 +58,10 @@ def latency_ms(fn: Callable[[], Any], *, repeats: int = 200, warmup: int = 10) -
         "p50_ms": statistics.median(samples),
         "p99_ms": samples[min(len(samples) - 1, int(0.99 * len(samples)))],
     }
+
+
+def post_padded(items: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Front-padded (B, L) histories left-aligned (padding at the end), as DeepCTR-Torch
+    wants them; the items' real steps decide the order, so categories stay aligned."""
+    order = np.argsort(items == 0, axis=1, kind="stable")  # real steps first
+    return np.take_along_axis(items, order, axis=1), np.take_along_axis(categories, order, axis=1)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import scratch_settings
+from common import post_padded, scratch_settings
 from recplat.cli.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.movielens import load_movielens
@@ -177,18 +177,15 @@ def deepctr_din(data: TrainingData, *, seed: int, epochs: int) -> dict[str, Any]
 
     vocab, L, dim = data.vocab, data.max_len, 16
 
-    def post_padded(front: np.ndarray) -> np.ndarray:
-        order = np.argsort(front == 0, axis=1, kind="stable")  # real steps first
-        return np.take_along_axis(front, order, axis=1)
-
     def x(split: str) -> dict[str, np.ndarray]:
         a = data.arrays[split]
+        items, categories = post_padded(a["hist_item_ids"], a["hist_category_ids"])
         return {
             "user_id": data.frames[split]["user_id"].to_numpy(),
             "item_id": a["item_id"],
             "category_id": a["category_id"],
-            "hist_item_id": post_padded(a["hist_item_ids"]),
-            "hist_category_id": post_padded(a["hist_category_ids"]),
+            "hist_item_id": items,
+            "hist_category_id": categories,
             "seq_length": (a["hist_item_ids"] > 0).sum(1),
         }
 

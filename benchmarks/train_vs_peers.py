@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_ms, scratch_settings, training_data
+from common import latency_ms, post_padded, scratch_settings, training_data
 from recplat.events.synthetic import GeneratorConfig
 from recplat.models.catalog import build_model, entry
 from recplat.models.layers import DEFAULT_FIELDS
@@ -90,15 +90,6 @@ def _candidates(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def _post_padded(front: np.ndarray) -> np.ndarray:
-    """DeepCTR wants sequences left-aligned (padding at the end)."""
-    out = np.zeros_like(front)
-    for i, row in enumerate(front):
-        real = row[row > 0]
-        out[i, : len(real)] = real
-    return out
-
-
 def deepctr(name: str, data: TrainingData, args: argparse.Namespace) -> dict[str, Any]:
     from deepctr_torch.inputs import SparseFeat, VarLenSparseFeat
     from deepctr_torch.models import DIEN, DIN
@@ -108,8 +99,9 @@ def deepctr(name: str, data: TrainingData, args: argparse.Namespace) -> dict[str
 
     def inputs(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         x = {k: arrays[k] for k in ("user_id", "item_id", "category_id", *dict(fields))}
-        x["hist_item_id"] = _post_padded(arrays["hist_item_ids"])
-        x["hist_category_id"] = _post_padded(arrays["hist_category_ids"])
+        x["hist_item_id"], x["hist_category_id"] = post_padded(
+            arrays["hist_item_ids"], arrays["hist_category_ids"]
+        )
         x["seq_length"] = (arrays["hist_item_ids"] > 0).sum(1)
         negatives = rng.integers(1, vocab.items, size=x["hist_item_id"].shape) * (
             x["hist_item_id"] > 0

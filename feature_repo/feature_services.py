@@ -23,6 +23,11 @@ def _sequence(*extra: str) -> object:
     return user_sequence[fields]
 
 
+def _full(sequence: object) -> list[object]:
+    # Every model's own service: the scalars of all four views, `sequence`, the context.
+    return [user_profile, user_activity, item_attributes, item_stats, sequence, context_features]
+
+
 # The narrow service: profile, item attributes and the behaviour sequence.
 ranking_v1 = FeatureService(
     name="ranking_v1",
@@ -35,14 +40,7 @@ ranking_v1 = FeatureService(
 # item's 1/7/30-day activity and the request context.
 din_ranker_v1 = FeatureService(
     name="din_ranker_v1",
-    features=[
-        user_profile,
-        user_activity,
-        item_attributes,
-        item_stats,
-        _sequence("hist_behaviour_types"),
-        context_features,
-    ],
+    features=_full(_sequence("hist_behaviour_types")),
     description="DIN's inputs: profile, activity, item statistics, typed sequence, context.",
     tags={"consumer": "din"},
 )
@@ -50,14 +48,7 @@ din_ranker_v1 = FeatureService(
 # DIEN: the same inputs; its GRUs read the sequence in time order.
 dien_ranker_v1 = FeatureService(
     name="dien_ranker_v1",
-    features=[
-        user_profile,
-        user_activity,
-        item_attributes,
-        item_stats,
-        _sequence("hist_behaviour_types"),
-        context_features,
-    ],
+    features=_full(_sequence("hist_behaviour_types")),
     description="DIEN's inputs: profile, activity, item statistics, typed sequence, context.",
     tags={"consumer": "dien"},
 )
@@ -66,14 +57,7 @@ dien_ranker_v1 = FeatureService(
 # category match) and the training set's leakage check; the model does not embed it.
 embedding_mlp_v1 = FeatureService(
     name="embedding_mlp_v1",
-    features=[
-        user_profile,
-        user_activity,
-        item_attributes,
-        item_stats,
-        _sequence(),
-        context_features,
-    ],
+    features=_full(_sequence()),
     description="The embedding MLP's inputs: profile, activity, item statistics, context.",
     tags={"consumer": "embedding_mlp"},
 )
@@ -81,14 +65,7 @@ embedding_mlp_v1 = FeatureService(
 # Logistic regression: the same fields as the embedding MLP, one weight per value.
 logistic_regression_v1 = FeatureService(
     name="logistic_regression_v1",
-    features=[
-        user_profile,
-        user_activity,
-        item_attributes,
-        item_stats,
-        _sequence(),
-        context_features,
-    ],
+    features=_full(_sequence()),
     description="Logistic regression's inputs: profile, activity, item statistics, context.",
     tags={"consumer": "logistic_regression"},
 )

@@ -107,13 +107,7 @@ class DIEN(nn.Module):
         super().__init__()
         self.config = config
         width = 2 * config.embed_dim  # a behaviour is [item, category]
-        self.embeddings = FieldEmbeddings(
-            config.vocab,
-            config.embed_dim,
-            fields=config.fields,
-            dense=config.dense_features,
-            behaviour_types=config.behaviour_types,
-        )
+        self.embeddings = FieldEmbeddings.for_config(config)
         self.extractor = AUGRUCell(width, width)  # run without attention: a GRU
         self.attention = TargetAttention(width, config.attention_hidden, config.activation)
         self.evolution = AUGRUCell(width, width)

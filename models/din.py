@@ -52,13 +52,7 @@ class DIN(nn.Module):
         super().__init__()
         self.config = config
         width = 2 * config.embed_dim  # an item is [item, category]
-        self.embeddings = FieldEmbeddings(
-            config.vocab,
-            config.embed_dim,
-            fields=config.fields,
-            dense=config.dense_features,
-            behaviour_types=config.behaviour_types,
-        )
+        self.embeddings = FieldEmbeddings.for_config(config)
         self.attention = TargetAttention(width, config.attention_hidden, config.activation)
         self.head = mlp(
             self.embeddings.out_dim + width,

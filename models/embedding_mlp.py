@@ -37,12 +37,7 @@ class EmbeddingMLP(nn.Module):
     def __init__(self, config: EmbeddingMLPConfig) -> None:
         super().__init__()
         self.config = config
-        self.embeddings = FieldEmbeddings(
-            config.vocab,
-            config.embed_dim,
-            fields=config.fields,
-            dense=config.dense_features,
-        )
+        self.embeddings = FieldEmbeddings.for_config(config)
         self.head = mlp(
             self.embeddings.out_dim,
             config.hidden,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -137,6 +137,18 @@ class FieldEmbeddings(nn.Module):
         )
         self.dim = dim
         self.dense = dense
+
+    @classmethod
+    def for_config(cls, config: Any) -> FieldEmbeddings:
+        """The embeddings a model config names: its vocab, embed_dim, fields and
+        dense_features, and behaviour_types where the model reads a sequence."""
+        return cls(
+            config.vocab,
+            config.embed_dim,
+            fields=config.fields,
+            dense=config.dense_features,
+            behaviour_types=getattr(config, "behaviour_types", 0),
+        )
 
     @property
     def out_dim(self) -> int:

@@ -39,10 +39,6 @@ class Ranker:
         self.vocab = artifact.config.vocab
         self.guard = guard or FeatureGuard(reader)
         self.inputs = artifact_inputs(artifact)
-        self.input_names = (
-            *(c.name for c in self.inputs.categorical),
-            *(d.name for d in self.inputs.dense),
-        )
 
     def rank(self, request: RankRequest) -> RankResponse:
         """Sort the request's candidates by predicted click probability.
@@ -84,7 +80,7 @@ class Ranker:
                 "history_length": found.history_length if found else 0,
                 "degraded": found is None,
                 "degraded_reason": reason,
-                "missing_features": found.missing_features(self.input_names) if found else {},
+                "missing_features": found.missing_features(self.inputs.scalars) if found else {},
                 "timings": {
                     "features_ms": (fetched - started) * 1e3,
                     "model_ms": (done - fetched) * 1e3,

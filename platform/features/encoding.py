@@ -153,7 +153,7 @@ def encode(
             frame["item_id"].to_numpy(),
             frame["category_id"].to_numpy(),
         ),
-        scalar={name: frame[name] for name in frame.columns},
+        scalar={name: frame[name] for name in spec.scalars},
         lists={n: pad_sequences(frame[n], max_len) for n in spec.sequence},
         spec=spec,
         vocab=vocab,
@@ -202,10 +202,7 @@ def encode_request(
             np.asarray(item_ids, dtype=np.int64),
             np.asarray(cats),
         ),
-        scalar={
-            name: column(name)
-            for name in (*(c.name for c in spec.categorical), *(d.name for d in spec.dense))
-        },
+        scalar={name: column(name) for name in spec.scalars},
         lists=lists,
         spec=spec,
         vocab=vocab,

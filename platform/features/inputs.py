@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from recplat.features.on_demand import get_service
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -62,10 +63,7 @@ def service_fields(*, store: FeatureStore, feature_service: str) -> ServiceField
     """
     from feast.types import Float32, Float64, Int32, Int64
 
-    try:
-        service = store.get_feature_service(feature_service)
-    except Exception as error:
-        raise KeyError(f"feature service {feature_service!r} is not in the registry") from error
+    service = get_service(store=store, feature_service=feature_service)
     odfvs = {v.name: v for v in store.list_on_demand_feature_views()}
     categorical: list[str] = []
     dense: list[tuple[str, bool]] = []
@@ -130,6 +128,11 @@ class InputSpec:
     def fields(self) -> tuple[tuple[str, int], ...]:
         """(name, table size) of the categorical inputs: what the model embeds."""
         return tuple((c.name, c.size) for c in self.categorical)
+
+    @property
+    def scalars(self) -> tuple[str, ...]:
+        """The names of the scalar inputs, categorical then dense."""
+        return (*(c.name for c in self.categorical), *(d.name for d in self.dense))
 
     @property
     def behaviour_types(self) -> bool:

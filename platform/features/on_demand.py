@@ -5,6 +5,9 @@ rows its sources give (stored features and request fields). recplat does the
 same with the registry's own function: the point-in-time join runs it over
 the training rows, the online reader over one request's candidates, so a
 training row and a ranking request get the same values from the same code.
+
+`service_reads` resolves what a service reads once for both: its on-demand
+views and the stored features, its own plus those its on-demand views read.
 """
 
 from __future__ import annotations
@@ -65,9 +68,23 @@ class OnDemand:
         return {name: frame[name].tolist() for name in self.features}
 
 
-def on_demand_views(*, store: FeatureStore, feature_service: str) -> list[OnDemand]:
+def get_service(*, store: FeatureStore, feature_service: str) -> Any:
+    """The registry's feature service.
+
+    Raises:
+        KeyError: No such service, named with the repo it was looked for in.
+    """
+    try:
+        return store.get_feature_service(feature_service)
+    except Exception as error:
+        raise KeyError(
+            f"feature service {feature_service!r} is not in the registry of "
+            f"{store.repo_path}; re-apply the repo or use a service it has"
+        ) from error
+
+
+def _on_demand(store: FeatureStore, service: Any) -> list[OnDemand]:
     """The service's on-demand views, with their sources resolved from the registry."""
-    service = store.get_feature_service(feature_service)
     odfvs = {v.name: v for v in store.list_on_demand_feature_views()}
     out = []
     for projection in service.feature_view_projections:
@@ -83,3 +100,38 @@ def on_demand_views(*, store: FeatureStore, feature_service: str) -> list[OnDema
         )
         out.append(OnDemand(view, tuple(f.name for f in projection.features), sources, request))
     return out
+
+
+@dataclass(frozen=True)
+class ServiceReads:
+    """What a service reads: stored features by view and its on-demand views."""
+
+    stored: dict[str, tuple[str, ...]]  # view -> features, in service order, no repeats
+    join_key_maps: dict[str, dict[str, str]]  # the service's projection of each view
+    on_demand: list[OnDemand]
+
+
+def service_reads(*, store: FeatureStore, feature_service: str) -> ServiceReads:
+    """The stored features a service reads, its own and those its on-demand views read.
+
+    Raises:
+        KeyError: No such service (named).
+    """
+    service = get_service(store=store, feature_service=feature_service)
+    demands = _on_demand(store, service)
+    odfvs = {d.view.name for d in demands}
+    wanted: dict[str, dict[str, None]] = {}
+    join_key_maps: dict[str, dict[str, str]] = {}
+    for projection in service.feature_view_projections:
+        if projection.name not in odfvs:
+            names = dict.fromkeys(f.name for f in projection.features)
+            wanted.setdefault(projection.name, {}).update(names)
+            join_key_maps[projection.name] = dict(projection.join_key_map)
+    for demand in demands:
+        for name, features in demand.sources.items():
+            wanted.setdefault(name, {}).update(dict.fromkeys(features))
+    return ServiceReads(
+        stored={name: tuple(names) for name, names in wanted.items()},
+        join_key_maps=join_key_maps,
+        on_demand=demands,
+    )

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from recplat.features.encoding import fill_missing
-from recplat.features.on_demand import on_demand_views
+from recplat.features.on_demand import service_reads
 from recplat.features.online_layout import (
     backend,
     entity_key,
@@ -108,26 +108,11 @@ class OnlineFeatureReader:
         self, *, store: FeatureStore, feature_service: str, timeout_s: float | None = None
     ) -> None:
         self.store = store
-        try:
-            self.service = store.get_feature_service(feature_service)
-        except Exception as error:
-            raise KeyError(
-                f"feature service {feature_service!r} is not in the registry of "
-                f"{store.repo_path}; re-apply the repo or train on a service it has"
-            ) from error
-        self.on_demand = on_demand_views(store=store, feature_service=feature_service)
-        odfvs = {d.view.name for d in self.on_demand}
-        wanted: dict[str, dict[str, None]] = {}  # stored view -> features, in order
-        for projection in self.service.feature_view_projections:
-            if projection.name not in odfvs:
-                names = dict.fromkeys(f.name for f in projection.features)
-                wanted.setdefault(projection.name, {}).update(names)
-        for demand in self.on_demand:  # what the on-demand views read
-            for name, features in demand.sources.items():
-                wanted.setdefault(name, {}).update(dict.fromkeys(features))
+        reads = service_reads(store=store, feature_service=feature_service)
+        self.on_demand = reads.on_demand
         # (view, join key, feature names) per stored view the service reads.
         self.parts: list[tuple[Any, str, list[str]]] = []
-        for name, names in wanted.items():
+        for name, names in reads.stored.items():
             view = store.get_feature_view(name)
             join_keys = [column.name for column in view.entity_columns]
             if join_keys not in (["user_id"], ["item_id"]):

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from recplat.features.offline import epoch_micros
-from recplat.features.on_demand import on_demand_views
+from recplat.features.on_demand import ServiceReads, service_reads
 from recplat.io.arrow_lists import flat_arrays
 
 if TYPE_CHECKING:
@@ -55,30 +55,17 @@ class ViewJoin:
     ttl_us: int | None  # None: no TTL
 
 
-def service_views(*, store: FeatureStore, feature_service: str) -> list[ViewJoin]:
+def service_views(*, store: FeatureStore, reads: ServiceReads) -> list[ViewJoin]:
     """The views (file source, one join key) and features a service reads, with the
-    stored features its on-demand views read added.
+    stored features its on-demand views read added (`service_reads`).
 
     Raises:
         UnsupportedServiceError: A non-file source, or a composite key.
     """
     from feast.infra.offline_stores.file_source import FileSource
 
-    service = store.get_feature_service(feature_service)
-    odfvs = {v.name for v in store.list_on_demand_feature_views()}
-    wanted: dict[str, dict[str, None]] = {}  # view -> features, in order, no repeats
-    join_maps: dict[str, dict[str, str]] = {}
-    for projection in service.feature_view_projections:
-        if projection.name not in odfvs:
-            wanted.setdefault(projection.name, {}).update(
-                dict.fromkeys(f.name for f in projection.features)
-            )
-            join_maps[projection.name] = dict(projection.join_key_map)
-    for demand in on_demand_views(store=store, feature_service=feature_service):
-        for name, features in demand.sources.items():
-            wanted.setdefault(name, {}).update(dict.fromkeys(features))
     out = []
-    for name, names in wanted.items():
+    for name, names in reads.stored.items():
         view = store.get_feature_view(name)
         source = view.batch_source
         if not isinstance(source, FileSource):
@@ -92,7 +79,7 @@ def service_views(*, store: FeatureStore, feature_service: str) -> list[ViewJoin
             ViewJoin(
                 name=view.name,
                 path=str(source.path),
-                join_key=join_maps.get(name, {}).get(keys[0], keys[0]),
+                join_key=reads.join_key_maps.get(name, {}).get(keys[0], keys[0]),
                 timestamp_field=source.timestamp_field,
                 features=tuple(names),
                 ttl_us=ttl_us,
@@ -197,14 +184,15 @@ def historical_frame(
     Raises:
         UnsupportedServiceError: See `service_views`.
     """
-    views = service_views(store=store, feature_service=feature_service)
+    reads = service_reads(store=store, feature_service=feature_service)
+    views = service_views(store=store, reads=reads)
     entity_us = epoch_micros(entities["event_timestamp"])
     out = entities.reset_index(drop=True)
     joined: dict[str, Any] = {}
     for view in views:
         joined.update(join_view(view=view, entities=out, entity_us=entity_us))
     frame = pd.concat([out, pd.DataFrame(joined, index=out.index)], axis=1)
-    for demand in on_demand_views(store=store, feature_service=feature_service):
+    for demand in reads.on_demand:
         computed = demand.compute(frame)
         frame[list(computed.columns)] = computed
     return frame

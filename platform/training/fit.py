@@ -109,6 +109,7 @@ def train_epoch(
         batches = length_buckets(order, lengths, batch_size=batch_size, rng=rng)
     else:
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    penalty = getattr(unwrap(model), "penalty", None)  # a model's own regulariser
     total, seen = 0.0, 0
     for index in batches:
         batch = to_batch(arrays, index, device)
@@ -128,7 +129,6 @@ def train_epoch(
             loss = F.mse_loss(logits.float(), target)
         else:
             loss = F.binary_cross_entropy_with_logits(logits.float(), target)
-        penalty = getattr(unwrap(model), "penalty", None)  # a model's own regulariser
         if penalty is not None:
             extra = penalty(batch) if extra is None else extra + penalty(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -219,6 +219,15 @@ class FitState:
 
 
 EpochHook = Callable[[FitState, dict[str, torch.Tensor]], None]
+
+
+def configure_torch(options: TrainOptions) -> None:
+    """Threads, seed and determinism of a training process (Ray worker or in process)."""
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    # Bit-identical reruns with more than one thread (see TrainOptions.deterministic).
+    torch.use_deterministic_algorithms(options.deterministic)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

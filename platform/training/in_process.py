@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 from recplat.models.catalog import build_model, entry
-from recplat.training.fit import FitState, fit, split_metrics
+from recplat.training.fit import FitState, configure_torch, fit, split_metrics
 from recplat.training.optim import build_optimizer, build_scheduler, initialise
 from recplat.training.options import TrainOptions
 from recplat.training.training_set import TrainingData
@@ -39,11 +39,7 @@ def train_local(
         options: Same options as a Ray Train job (workers and GPU are ignored).
         **config_overrides: Model config fields other than vocab / embed_dim.
     """
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    torch.manual_seed(options.seed)
-    # Bit-identical reruns with more than one thread (see TrainOptions.deterministic).
-    torch.use_deterministic_algorithms(options.deterministic)
+    configure_torch(options)
     spec = entry(options.model_name)
     params = dict(options.model_params) | config_overrides
     config = dataclasses.replace(options, model_params=params).model_config(data.vocab, data.inputs)

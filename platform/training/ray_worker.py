@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from recplat.models.catalog import build_model, config_from_dict, entry
-from recplat.training.fit import FitState, fit, unwrap
+from recplat.training.fit import FitState, configure_torch, fit, unwrap
 from recplat.training.optim import build_optimizer, build_scheduler, initialise
 from recplat.training.options import TrainOptions
 from recplat.training.shards import collect
@@ -80,11 +80,7 @@ def train_loop_per_worker(config: dict[str, WorkerJob]) -> None:
     options = job.options
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    torch.manual_seed(options.seed)
-    # Bit-identical reruns with more than one thread (see TrainOptions.deterministic).
-    torch.use_deterministic_algorithms(options.deterministic)
+    configure_torch(options)
     data = ray.get(job.data)
     # Only this worker's rows: Ray Train split the training dataset across workers.
     train = collect(
