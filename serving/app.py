@@ -161,8 +161,28 @@ class AppArgs(BaseModel):
     autoscaling: Autoscaling | None = Field(
         default=None, description="scale replicas with load instead of num_replicas"
     )
+    # Measured (docs/serving.md, Overload): a replica queues its own requests FIFO, while
+    # the proxy polls for a free replica with exponential backoff (25 ms to 0.5 s), so
+    # requests waiting there leave the replica idle and throughput collapses. Hence a
+    # deep replica queue and a shallow proxy one.
     max_ongoing_requests: int = Field(
-        default=16, ge=1, description="requests a replica takes at once; beyond it they queue"
+        default=24,
+        ge=1,
+        description="requests a replica takes at once (its own FIFO queue included)",
+    )
+    max_queued_requests: int = Field(
+        default=4,
+        ge=-1,
+        description="requests the proxy holds waiting for a replica; beyond it, 503 with "
+        "Retry-After at once (-1: unbounded)",
+    )
+    retry_after_s: float = Field(
+        default=1.0, ge=0, description="Retry-After of a refused request (seconds, rounded up)"
+    )
+    user_code_thread: bool = Field(
+        default=False,
+        description="run requests on a thread apart from the replica's event loop (Ray's "
+        "default); off: on the loop, the forward pass does not share the GIL with it",
     )
     api_key: str | None = Field(
         default=None,
@@ -211,7 +231,7 @@ class AppArgs(BaseModel):
         "num_cpus": 0.5,
         "runtime_env": {"env_vars": {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}},
     },
-    max_ongoing_requests=16,
+    max_ongoing_requests=24,
 )
 @serve.ingress(api)
 class RankingService:
@@ -347,12 +367,20 @@ class RankingService:
 
 def build_app(args: AppArgs) -> Application:
     """The ranking application for `serve.run` / `serve run`."""
+    from ray.serve.config import BackpressureConfig
+
     deployment = cast(Deployment, RankingService)  # the decorator made the class a Deployment
+    env = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "1" if args.user_code_thread else "0"}
+    limits: dict[str, Any] = {
+        "max_ongoing_requests": args.max_ongoing_requests,
+        "max_queued_requests": args.max_queued_requests,
+        "backpressure_config": BackpressureConfig(
+            status_code=503, retry_after_s=args.retry_after_s
+        ),
+        "ray_actor_options": {"num_cpus": 0.5, "runtime_env": {"env_vars": env}},
+    }
     if args.autoscaling is not None:
-        return deployment.options(
-            autoscaling_config=args.autoscaling.model_dump(),
-            max_ongoing_requests=args.max_ongoing_requests,
-        ).bind(args)
-    return deployment.options(
-        num_replicas=args.num_replicas, max_ongoing_requests=args.max_ongoing_requests
-    ).bind(args)
+        return deployment.options(autoscaling_config=args.autoscaling.model_dump(), **limits).bind(
+            args
+        )
+    return deployment.options(num_replicas=args.num_replicas, **limits).bind(args)

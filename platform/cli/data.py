@@ -163,6 +163,11 @@ def data_ingest(
     """
     from recplat.events.ingest import ingest_file
 
+    # A path that is not there is a usage error, not a bad batch to quarantine.
+    if not path.exists():
+        raise typer.BadParameter(f"no such file: {path}", param_hint="'PATH'")
+    if not path.is_file():
+        raise typer.BadParameter(f"not a file: {path}", param_hint="'PATH'")
     ctx = context_from(feature_repo, home)
     with console.status(f"validating {path}..."):
         result = guard(

@@ -56,6 +56,10 @@ def test_the_rayservice_app_autoscales_as_configured() -> None:
     assert config.autoscaling_config is not None
     scaling = config.autoscaling_config
     assert (scaling.min_replicas, scaling.max_replicas) == (2, 8)
-    assert scaling.target_ongoing_requests == 4 and config.max_ongoing_requests == 16
+    assert scaling.target_ongoing_requests == 4 and config.max_ongoing_requests == 24
+    # Overload answers: a bounded proxy queue, then 503 with a Retry-After header.
+    assert config.max_queued_requests == 4
+    assert config.backpressure_config.status_code == 503
+    assert config.backpressure_config.retry_after_s == 1
     fixed = build_app(AppArgs(num_replicas=3, max_ongoing_requests=5))._bound_deployment
     assert fixed.num_replicas == 3 and fixed._deployment_config.max_ongoing_requests == 5
