@@ -15,7 +15,12 @@ import numpy as np
 from recplat.cli.context import PlatformContext
 from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
+from recplat.models.catalog import config_to_dict
+from recplat.registry.artifacts import save_artifact
 from recplat.settings import Settings
+from recplat.training.in_process import train_local
+from recplat.training.options import TrainOptions
+from recplat.training.registration import item_popularity
 from recplat.training.training_set import TrainingData, prepare_training_data
 
 REPO = Path(__file__).resolve().parents[1] / "feature_repo"
@@ -65,3 +70,37 @@ def post_padded(items: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, 
     wants them; the items' real steps decide the order, so categories stay aligned."""
     order = np.argsort(items == 0, axis=1, kind="stable")  # real steps first
     return np.take_along_axis(items, order, axis=1), np.take_along_axis(categories, order, axis=1)
+
+
+def register_quick(ctx: PlatformContext, name: str, service: str | None) -> int:
+    """Train briefly in process and register (the benchmark measures serving, not training)."""
+    options = TrainOptions(model_name=name, epochs=1, threads=2, feature_service=service)
+    data = prepare_training_data(
+        settings=ctx.settings, gate=ctx.gate, feature_service=options.service
+    )
+    result = train_local(data=data, options=options)
+    artifact = ctx.settings.models_dir / name / f"bench-{options.service}"
+    config = options.model_config(data.vocab, data.inputs)
+    save_artifact(
+        artifact,
+        model_name=name,
+        config=config,
+        state_dict=result.model.state_dict(),
+        max_len=data.max_len,
+        feature_service=data.feature_service,
+        popularity=item_popularity(data),
+        extra={"inputs": data.inputs.to_dict() if data.inputs else None},
+    )
+    run = ctx.metadata.start_run(
+        model_name=name, config={}, feature_service=data.feature_service, validation_run_id=None
+    )
+    version = ctx.metadata.register_model(
+        model_name=name,
+        run_id=run.id,
+        artifact_path=str(artifact.resolve()),
+        config=config_to_dict(config),
+        metrics=result.metrics,
+        feature_service=data.feature_service,
+    )
+    ctx.metadata.promote(model_name=name, version=version.version)
+    return version.version

@@ -57,8 +57,17 @@ def _pct(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
 
 
+Answered = Callable[[Any, int], None]  # (body, status) of each answer
+
+
 async def _post(
-    session: aiohttp.ClientSession, url: str, body: Any, timeout_s: float, shots: list[Shot]
+    session: aiohttp.ClientSession,
+    url: str,
+    body: Any,
+    timeout_s: float,
+    shots: list[Shot],
+    *,
+    on_answer: Answered | None = None,
 ) -> Shot:
     started = time.monotonic()
     try:
@@ -75,6 +84,8 @@ async def _post(
     except (TimeoutError, aiohttp.ClientError):
         shot = Shot(started, time.monotonic() - started, 0)
     shots.append(shot)
+    if on_answer is not None:
+        on_answer(body, shot.status)
     return shot
 
 
@@ -86,6 +97,7 @@ async def closed_loop(
     seconds: float,
     timeout_s: float = 10.0,
     on_refusal_wait_s: float = 0.0,
+    on_answer: Answered | None = None,
 ) -> Phase:
     """`clients` clients, each sending its next request when the last one came back (after
     `on_refusal_wait_s` when it was refused) for `seconds`."""
@@ -96,7 +108,9 @@ async def closed_loop(
 
         async def client() -> None:
             while time.monotonic() < deadline and len(phase.shots) < MAX_REQUESTS:
-                shot = await _post(session, url, body(), timeout_s, phase.shots)
+                shot = await _post(
+                    session, url, body(), timeout_s, phase.shots, on_answer=on_answer
+                )
                 if shot.status == 503 and on_refusal_wait_s:
                     await asyncio.sleep(on_refusal_wait_s)
 
@@ -107,7 +121,13 @@ async def closed_loop(
 
 
 async def open_loop(
-    *, url: str, body: Callable[[], Any], rate: float, seconds: float, timeout_s: float = 10.0
+    *,
+    url: str,
+    body: Callable[[], Any],
+    rate: float,
+    seconds: float,
+    timeout_s: float = 10.0,
+    on_answer: Answered | None = None,
 ) -> Phase:
     """Requests sent at a fixed rate (arrivals do not wait for answers) for `seconds`."""
     phase = Phase()
@@ -120,7 +140,11 @@ async def open_loop(
             delay = started + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(_post(session, url, body(), timeout_s, phase.shots)))
+            tasks.append(
+                asyncio.create_task(
+                    _post(session, url, body(), timeout_s, phase.shots, on_answer=on_answer)
+                )
+            )
         await asyncio.gather(*tasks)
         phase.seconds = time.monotonic() - started
     return phase

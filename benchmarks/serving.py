@@ -30,7 +30,7 @@ import torch
 from fastapi import FastAPI, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_ms, scratch_settings
+from common import latency_ms, register_quick, scratch_settings
 from online_features import DATA, _raw_redis, _raw_sqlite, _redis_up, _use_redis
 from recplat.cli.context import PlatformContext
 from recplat.cli.pipeline import run_feature_stages
@@ -38,15 +38,10 @@ from recplat.features.encoding import encode_request
 from recplat.features.online_read import OnlineFeatureReader
 from recplat.features.repo import open_store
 from recplat.io.parquet import read_parquet
-from recplat.models.catalog import config_to_dict
 from recplat.models.predict import predict_logits
-from recplat.registry.artifacts import load_artifact, save_artifact
+from recplat.registry.artifacts import load_artifact
 from recplat.serving.ranker import artifact_inputs
 from recplat.settings import Settings
-from recplat.training.in_process import train_local
-from recplat.training.options import TrainOptions
-from recplat.training.registration import item_popularity
-from recplat.training.training_set import prepare_training_data
 
 PORT = 8799
 MODELS = ("din", "dien")
@@ -107,40 +102,6 @@ def _load(url: str, body: dict[str, Any], clients: int, per_client: int) -> dict
     }
 
 
-def _register(ctx: PlatformContext, name: str, service: str | None) -> int:
-    """Train briefly in process and register (the benchmark measures serving, not training)."""
-    options = TrainOptions(model_name=name, epochs=1, threads=2, feature_service=service)
-    data = prepare_training_data(
-        settings=ctx.settings, gate=ctx.gate, feature_service=options.service
-    )
-    result = train_local(data=data, options=options)
-    artifact = ctx.settings.models_dir / name / f"bench-{options.service}"
-    config = options.model_config(data.vocab, data.inputs)
-    save_artifact(
-        artifact,
-        model_name=name,
-        config=config,
-        state_dict=result.model.state_dict(),
-        max_len=data.max_len,
-        feature_service=data.feature_service,
-        popularity=item_popularity(data),
-        extra={"inputs": data.inputs.to_dict() if data.inputs else None},
-    )
-    run = ctx.metadata.start_run(
-        model_name=name, config={}, feature_service=data.feature_service, validation_run_id=None
-    )
-    version = ctx.metadata.register_model(
-        model_name=name,
-        run_id=run.id,
-        artifact_path=str(artifact.resolve()),
-        config=config_to_dict(config),
-        metrics=result.metrics,
-        feature_service=data.feature_service,
-    )
-    ctx.metadata.promote(model_name=name, version=version.version)
-    return version.version
-
-
 def _forward(
     settings: Settings, name: str, user: int, items: list[int], repeats: int
 ) -> dict[str, float]:
@@ -186,7 +147,7 @@ def measure(
     noop = _http(f"http://127.0.0.1:{PORT}/noop/", body, requests)
     out: dict[str, Any] = {"raw_read": raw_read, "serve_noop_http": noop, "models": {}}
     for name, service in [(m, s) for m in MODELS for s in SERVICES]:
-        _register(ctx, name, service)
+        register_quick(ctx, name, service)
         label = f"{name} ({service or 'own service'})"
         args = AppArgs(
             feature_repo=str(settings.feature_repo), home=str(settings.home), model_name=name,

@@ -22,13 +22,14 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application, Deployment
-from recplat.features.append import append_events, locks_for
+from recplat.features.append import SequenceAppender
 from recplat.features.online_read import OnlineFeatureReader
 from recplat.features.repo import open_store
 from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
 from recplat.registry.tables import ModelVersion
 from recplat.serving.guard import FeatureGuard
+from recplat.serving.metrics import AppMetrics
 from recplat.serving.ranker import Ranker
 from recplat.serving.schemas import (
     MAX_BODY_BYTES,
@@ -90,7 +91,36 @@ class _BodyLimit:
         await self.app(scope, receive, send)
 
 
+class _Observe:
+    """Counts every answer by route and status and times it (plain ASGI, like `_BodyLimit`);
+    records into the replica's `AppMetrics` once the replica has set one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = _state.get("metrics")
+        if scope["type"] != "http" or metrics is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def observed(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            metrics.observe(
+                path=scope["path"], status=status[0], ms=(time.perf_counter() - started) * 1e3
+            )
+
+
 api.add_middleware(_BodyLimit)
+api.add_middleware(_Observe)  # outermost: it sees the 413s too
 
 
 @api.exception_handler(Exception)
@@ -111,6 +141,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 # Whether this process's app requires a key; set by the replica (one app per process).
 _spec = {"requires_key": True}
+# The replica's metrics (None outside a replica).
+_state: dict[str, AppMetrics | None] = {"metrics": None}
 
 
 def _openapi() -> dict[str, Any]:
@@ -248,12 +280,16 @@ class RankingService:
         from recplat.serving import app as module
 
         module._spec["requires_key"] = self.api_key is not None
+        self.metrics = AppMetrics()
+        module._state["metrics"] = self.metrics
         settings = args.settings()
         self.metadata = MetadataStore(url=settings.metadata_url)
         self.store = open_store(settings.feature_repo)
-        self.locks = locks_for(self.store)
-        self.sequence_length = settings.sequence_length
-        self.sequence_impressions = settings.sequence_impressions
+        self.appender = SequenceAppender(
+            store=self.store,
+            max_len=settings.sequence_length,
+            impressions=settings.sequence_impressions,
+        )
         version = self.metadata.resolve(model_name=args.model_name, version=args.model_version)
         # One reference, swapped whole: a request reads the version and its ranker together.
         self.live: tuple[ModelVersion, Ranker] = (version, self._ranker(version))
@@ -303,6 +339,7 @@ class RankingService:
         # by the store client's deadline (see FeatureGuard).
         check_api_key(expected=self.api_key, given=api_key)
         answer = self.live[1].rank(request)
+        self.metrics.ranked(answer)
         # Serialized once, in Rust; FastAPI would validate the model again before that.
         return Response(content=answer.model_dump_json(), media_type="application/json")
 
@@ -327,13 +364,8 @@ class RankingService:
                 "clicked": [int(e.clicked) for e in request.events],
             }
         )
-        result = append_events(
-            store=self.store,
-            events=frame,
-            max_len=self.sequence_length,
-            locks=self.locks,
-            impressions=self.sequence_impressions,
-        )
+        result = self.appender.append(frame)
+        self.metrics.appended(result)
         return EventsResponse(
             **dataclasses.asdict(result), total_ms=(time.perf_counter() - started) * 1e3
         )

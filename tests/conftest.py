@@ -82,7 +82,14 @@ def ray_session() -> Iterator[None]:
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        # Metrics reach the export port within a second (the metrics test scrapes it).
+        _system_config={"metrics_report_interval_ms": 1000},
+    )
     try:
         yield
     finally:

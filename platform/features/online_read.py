@@ -118,7 +118,7 @@ class OnlineFeatureReader:
             if join_keys not in (["user_id"], ["item_id"]):
                 raise ValueError(f"feature view {view.name}: keyed by {join_keys}, not user/item")
             self.parts.append((view, join_keys[0], list(names)))
-        self._rows, self.enforces_deadline = _row_reader(store, timeout_s=timeout_s)
+        self._rows, self.enforces_deadline = row_reader(store, timeout_s=timeout_s)
 
     def read(
         self, *, user_id: int, item_ids: list[int], request: dict[str, Any] | None = None
@@ -209,7 +209,7 @@ def decode(raw: bytes) -> Any:
 RowReader = Callable[[list[RowRequest]], list[Rows]]
 
 
-def _row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple[RowReader, bool]:
+def row_reader(store: FeatureStore, *, timeout_s: float | None = None) -> tuple[RowReader, bool]:
     """The fastest correct way to read rows from this store's online store, and whether
     its client enforces `timeout_s` (only SQLite and plain Redis do, and only when set)."""
 
