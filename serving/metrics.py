@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 ROUTES = ("/rank", "/events", "/healthz", "/model")
-LATENCY_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
-READ_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200]
+LATENCY_MS: list[float] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+READ_MS: list[float] = [0.5, 1, 2, 5, 10, 20, 50, 100, 200]
 
 
 class AppMetrics:
