@@ -25,7 +25,7 @@ class AppMetrics:
         self.requests = metrics.Counter(
             "recplat_requests_total",
             description="Answers of the ranking app by route and HTTP status.",
-            tag_keys=("route", "status"),
+            tag_keys=("route", "status"),  # type: ignore[arg-type]  # Ray hints Tuple[str]
         )
         self.latency = metrics.Histogram(
             "recplat_request_latency_ms",
