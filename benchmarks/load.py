@@ -9,9 +9,13 @@ One run, one machine, one client (`loadgen.py`, async, loopback, bounded in time
   then one client: how long until answers are back to normal;
 - events: one event per request at 50 requests/s (p99), batches of 100 (events/s), and
   8 clients x `--events` single-event requests: nothing lost or duplicated, the online
-  sequences equal the offline rebuild of the same events.
+  sequences equal the offline rebuild of the same events;
+- faults at half the saturation rate (`load_faults.py`): the online store stopped for 10 s
+  and restarted (Redis: a redis-server of the benchmark's own, on its own port), one of
+  two replicas killed, a model version promoted; with `--soak`, a long run at 80%.
 
-    .venv/bin/python benchmarks/load.py [--store sqlite|redis] [--phase-s 8] [--overload-s 60]
+    .venv/bin/python benchmarks/load.py [--store sqlite|redis|both] [--phase-s 8]
+        [--overload-s 60] [--events 10000] [--soak 1800]
 
 Builds its own data (generator -> gates -> Feast) and a briefly trained DIEN.
 """
@@ -31,8 +35,9 @@ from fastapi import FastAPI, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import register_quick, scratch_settings
+from load_faults import OwnRedis, promotion, replica_killed, soak, store_stopped, wait_running
 from loadgen import Phase, Shot, closed_loop, open_loop, recovery_s
-from online_features import _redis_up, _use_redis
+from online_features import _use_redis
 from recplat.cli.context import PlatformContext
 from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
@@ -44,6 +49,9 @@ from recplat.io.parquet import read_parquet
 PORT = 8797
 DATA = GeneratorConfig(users=2000, items=1000, impressions=60_000, seed=3)
 CLIENTS = (1, 2, 4, 8, 16, 32)
+# Idle after a deployment: Serve's controller is busy for a while after one (measured:
+# up to half a core), which would count against whichever ramp came first.
+SETTLE_S = 15.0
 
 
 def _empty_app() -> Any:
@@ -116,7 +124,7 @@ def _events(url: str, users: int, items: int, per_client: int, seconds: float) -
     ids = iter(range(10**12, 10**13))
     posted: list[dict[str, Any]] = []  # the events of every 200 answer
 
-    def answered(body: Any, status: int) -> None:
+    def answered(body: Any, status: int, reply: bytes = b"") -> None:
         if status == 200:
             posted.extend(body["events"])
 
@@ -206,7 +214,16 @@ def _cell(frame: pd.DataFrame, user: int, field: str) -> list[int]:
     return [int(v) for v in frame.at[user, field]]  # type: ignore[union-attr]
 
 
-def measure(settings: Any, *, phase_s: float, overload_s: float, events: int) -> dict[str, Any]:
+def measure(
+    settings: Any,
+    *,
+    replicas: list[int],
+    phase_s: float,
+    overload_s: float,
+    events: int,
+    soak_s: float,
+    redis: OwnRedis | None,
+) -> dict[str, Any]:
     from ray import serve
     from recplat.serving.app import AppArgs, build_app
 
@@ -217,7 +234,6 @@ def measure(settings: Any, *, phase_s: float, overload_s: float, events: int) ->
         feature_repo=str(settings.feature_repo), home=str(settings.home), model_name="dien",
         sequence_length=settings.sequence_length, model_poll_s=0,
     )  # fmt: skip
-    serve.run(build_app(args), name="rank", route_prefix="/r", blocking=False)
     base = f"http://127.0.0.1:{PORT}"
     users = DATA.users
 
@@ -227,12 +243,34 @@ def measure(settings: Any, *, phase_s: float, overload_s: float, events: int) ->
             "candidate_item_ids": random.sample(range(1, DATA.items), 100),
         }
 
-    asyncio.run(closed_loop(url=f"{base}/r/rank", body=body, clients=2, seconds=3))  # warm up
+    # Replicas chosen by measurement: a ramp per count, the best one kept for the rest.
+    out: dict[str, Any] = {"rank_by_replicas": {}}
+    for n in replicas:
+        serve.run(
+            build_app(args.model_copy(update={"num_replicas": n})),
+            name="rank",
+            route_prefix="/r",
+            blocking=False,
+        )
+        wait_running("rank", n)
+        asyncio.run(closed_loop(url=f"{base}/r/rank", body=body, clients=2, seconds=3))  # warm
+        time.sleep(SETTLE_S)
+        out["rank_by_replicas"][n] = _ramp(f"{base}/r/rank", body, phase_s)
+    best = max(
+        replicas, key=lambda n: _saturation(out["rank_by_replicas"][n])["max_answered_per_s"]
+    )
+    if best != replicas[-1]:
+        serve.run(
+            build_app(args.model_copy(update={"num_replicas": best})),
+            name="rank",
+            route_prefix="/r",
+            blocking=False,
+        )
+        wait_running("rank", best)
     asyncio.run(closed_loop(url=f"{base}/empty/", body=body, clients=2, seconds=2))
-    out: dict[str, Any] = {
-        "empty": _ramp(f"{base}/empty/", body, phase_s),
-        "rank": _ramp(f"{base}/r/rank", body, phase_s),
-    }
+    out["empty"] = _ramp(f"{base}/empty/", body, phase_s)
+    out["replicas"] = best
+    out["rank"] = out["rank_by_replicas"][best]
     out["saturation"] = {k: _saturation(out[k]) for k in ("empty", "rank")}
     sat = out["saturation"]["rank"]
     single = out["rank"][0]["p50_ms"]
@@ -253,6 +291,34 @@ def measure(settings: Any, *, phase_s: float, overload_s: float, events: int) ->
     out["events"] = found["summary"]
     out["events"]["sequences"] = _check_sequences(settings, found["posted"])
     print(f"  events: {out['events']}", flush=True)
+
+    # Faults at half the saturation rate: what they cost, not what overload costs.
+    half = sat["max_answered_per_s"] / 2
+    faults: dict[str, Any] = {}
+    if redis is not None:
+        faults["store_stopped"] = store_stopped(
+            url=f"{base}/r/rank", body=body, rate=half, redis=redis
+        )
+        print(f"  store stopped: {faults['store_stopped']}", flush=True)
+    two = args.model_copy(update={"num_replicas": 2, "model_poll_s": 1.0})
+    serve.run(build_app(two), name="ha", route_prefix="/ha", blocking=False)
+    wait_running("ha", 2)
+    ha = f"{base}/ha/rank"
+    asyncio.run(closed_loop(url=ha, body=body, clients=2, seconds=3))  # warm up
+    faults["replica_killed"] = replica_killed(url=ha, body=body, rate=half, app="ha")
+    print(f"  replica killed: {faults['replica_killed']}", flush=True)
+    faults["promotion"] = promotion(
+        url=ha, body=body, rate=half, app="ha", metadata=ctx.metadata, model="dien"
+    )
+    print(f"  promotion: {faults['promotion']}", flush=True)
+    serve.delete("ha")
+    if soak_s:
+        rate = 0.8 * sat["max_answered_per_s"]
+        faults["soak"] = soak(
+            url=f"{base}/r/rank", body=body, rate=rate, seconds=soak_s, app="rank"
+        )
+        print(f"  soak: {faults['soak']}", flush=True)
+    out["faults"] = faults
     serve.delete("rank")
     return out
 
@@ -261,6 +327,12 @@ def _print(store: str, r: dict[str, Any]) -> None:
     empty, rank = r["saturation"]["empty"], r["saturation"]["rank"]
     ratio = rank["max_answered_per_s"] / empty["max_answered_per_s"]
     print(f"\n{store}: scenario | measured | goal")
+    for n, rows in r["rank_by_replicas"].items():
+        found = _saturation(rows)
+        print(
+            f"ramp, {n} replica(s) | /rank {found['max_answered_per_s']:.0f}/s at "
+            f"{found['clients']} clients, p99 {found['p99_ms']:.0f} ms |"
+        )
     print(
         f"ramp | /rank {rank['max_answered_per_s']:.0f}/s at {rank['clients']} clients, empty "
         f"{empty['max_answered_per_s']:.0f}/s: {ratio:.2f}x | >= 0.6x"
@@ -274,6 +346,36 @@ def _print(store: str, r: dict[str, Any]) -> None:
             f"Retry-After), {o['failed']} failed, p99 {o['p99_ms']:.0f} ms vs "
             f"{rank['p99_ms']:.0f} ms at saturation, recovery {o['recovery_s']:.2f} s | "
             ">= 90%, 503 <= 50 ms, p99 <= 2x, <= 1 s"
+        )
+    f = r["faults"]
+    if "store_stopped" in f:
+        o = f["store_stopped"]
+        print(
+            f"online store stopped {o['outage_s']:.0f} s at {o['rate']:.0f}/s | "
+            f"{o['outage_degraded_200_share']:.1%} of {o['outage_answers']} answers in the outage "
+            f"200 degraded, {o['outage_failed']} failed; full answers "
+            f"{o['full_after_restart_s']:.2f} s after the restart | >= 99%, <= 5 s"
+        )
+    o = f["replica_killed"]
+    print(
+        f"replica killed at {o['rate']:.0f}/s | {o['failed_share']:.2%} failed "
+        f"({o['failed']} of {o['requests']}; {o['refused']} refused), replaced in "
+        f"{o['replaced_in_s']:.1f} s, {o['running_after']} running | < 0.5%, replaced"
+    )
+    o = f["promotion"]
+    print(
+        f"promotion at {o['rate']:.0f}/s | {o['failed_or_refused']} failed or refused, new "
+        f"version from {o['new_version_first_s']:.1f} s (old until "
+        f"{o['old_version_last_s']:.1f} s), restarted: {o['restarted']} | 0, <= 10 s, no"
+    )
+    if "soak" in f:
+        o = f["soak"]
+        print(
+            f"soak {o['seconds'] / 60:.0f} min at {o['rate']:.0f}/s | {o['failed']} failed, "
+            f"{o['refused']} refused, p99 {o['p99_first_tenth_ms']:.0f} -> "
+            f"{o['p99_last_tenth_ms']:.0f} ms ({o['p99_drift']:+.0%}), replica RSS "
+            f"{o['rss_warm_mb']:.0f} -> {o['rss_end_mb']:.0f} MB ({o['rss_growth']:+.1%}) | "
+            "0 errors, < 20%, < 5%"
         )
     e = r["events"]
     one, hundred, eight = e["single_at_50_rps"], e["batches_of_100"], e["eight_clients"]
@@ -296,33 +398,45 @@ def main() -> None:
     parser.add_argument("--phase-s", type=float, default=8.0)
     parser.add_argument("--overload-s", type=float, default=60.0)
     parser.add_argument("--events", type=int, default=10_000, help="per client, 8 clients")
+    parser.add_argument(
+        "--soak", type=float, default=0.0, metavar="SECONDS", help="soak at 80%% of max (0: none)"
+    )
+    parser.add_argument(
+        "--replicas", default="1,2", help="ranking replica counts to ramp (the best is kept)"
+    )
+    parser.add_argument("--redis-port", type=int, default=6390, help="the Redis of our own")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/load.json"))
     args = parser.parse_args()
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Logical CPUs for placement only (replicas take 0.5 each; up to 6 run at once here).
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": PORT})
     serve.run(_empty_app(), name="empty", route_prefix="/empty", blocking=False)
     results: dict[str, Any] = {}
     stores = ["sqlite", "redis"] if args.store == "both" else [args.store]
     try:
         for store in stores:
-            if store == "redis" and not _redis_up():
-                print("no Redis at 127.0.0.1:6379: skipped")
-                continue
             with scratch_settings() as settings:
-                if store == "redis":
-                    _use_redis(settings)
+                redis = None
+                if store == "redis":  # stopped in a scenario: never the shared one
+                    redis = OwnRedis(port=args.redis_port, folder=settings.home / "redis")
+                    redis.start()
+                    _use_redis(settings, address=redis.address)
                 try:
                     results[store] = measure(
                         settings,
+                        replicas=[int(n) for n in args.replicas.split(",")],
                         phase_s=args.phase_s,
                         overload_s=args.overload_s,
                         events=args.events,
+                        soak_s=args.soak if store == stores[0] else 0.0,
+                        redis=redis,
                     )
                 finally:
-                    if store == "redis":
-                        open_store(settings.feature_repo).teardown()
+                    if redis is not None and redis.process is not None:
+                        redis.process.terminate()
+                        redis.process.wait(timeout=30)
     finally:
         serve.shutdown()
         ray.shutdown()

@@ -57,7 +57,7 @@ def _pct(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
 
 
-Answered = Callable[[Any, int], None]  # (body, status) of each answer
+Answered = Callable[[Any, int, bytes], None]  # (request body, status, reply) of each answer
 
 
 async def _post(
@@ -74,7 +74,7 @@ async def _post(
         async with session.post(
             url, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)
         ) as answer:
-            await answer.read()
+            reply = await answer.read()
             shot = Shot(
                 started,
                 time.monotonic() - started,
@@ -83,9 +83,10 @@ async def _post(
             )
     except (TimeoutError, aiohttp.ClientError):
         shot = Shot(started, time.monotonic() - started, 0)
+        reply = b""
     shots.append(shot)
     if on_answer is not None:
-        on_answer(body, shot.status)
+        on_answer(body, shot.status, reply)
     return shot
 
 

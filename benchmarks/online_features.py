@@ -47,14 +47,15 @@ def _key(name: str, value: int) -> EntityKey:
     return EntityKey(join_keys=[name], entity_values=[Value(int64_val=value)])
 
 
-def _use_redis(settings: Settings) -> str:
-    """Point the repo at Redis under its own project; returns the project."""
+def _use_redis(settings: Settings, *, address: str = REDIS) -> str:
+    """Point the repo at Redis (default: the shared one) under its own project; returns
+    the project."""
     project = f"recplat_bench_{uuid.uuid4().hex[:8]}"
     path = settings.feature_repo / "feature_store.yaml"
     text = path.read_text().replace("project: recplat", f"project: {project}")
     text = text.replace(
         "  type: sqlite\n  path: data/online_store.db",
-        f"  type: redis\n  connection_string: {REDIS},db=0",
+        f"  type: redis\n  connection_string: {address},db=0",
     )
     path.write_text(text)
     return project

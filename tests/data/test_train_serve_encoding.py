@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from feast.types import Float64
 from recplat.cli.context import PlatformContext
 from recplat.events.ingest import ingest
 from recplat.events.synthetic import SyntheticData
@@ -129,3 +130,32 @@ def test_missing_online_features_are_counted_and_a_lost_service_is_named(
     assert missing == {"age_bucket": 2, "user_clicks_7d": 2, "item_ctr_7d": 1}
     with pytest.raises(KeyError, match="'din_ranker_v9' is not in the registry"):
         OnlineFeatureReader(store=store, feature_service="din_ranker_v9")
+
+
+def test_a_serving_reader_sees_an_item_row_written_after_its_last_read(
+    ctx: PlatformContext, tiny_data: SyntheticData
+) -> None:
+    # Serving's reader (its own connection, a deadline) keeps decoded item rows on SQLite
+    # while the database is unchanged; a write by anyone else must show on the next read.
+    store = open_store(ctx.settings.feature_repo)
+    plain = OnlineFeatureReader(store=store, feature_service="din_ranker_v1")
+    serving = OnlineFeatureReader(store=store, feature_service="din_ranker_v1", timeout_s=1.0)
+    items = [int(i) for i in tiny_data.items["item_id"].iloc[:3]]
+    user = int(tiny_data.users["user_id"].iloc[0])
+    for _ in range(2):  # the second read comes from the kept rows on SQLite
+        assert serving.read(user_id=user, item_ids=items) == plain.read(
+            user_id=user, item_ids=items
+        )
+    before = plain.read(user_id=user, item_ids=items).items["item_clicks_7d"]
+    stats = store.get_feature_view("item_stats")
+    row = pd.DataFrame(
+        {
+            "item_id": [items[1]],
+            "event_timestamp": [pd.Timestamp.now(tz="UTC")],
+            **{f.name: [1.0 if f.dtype == Float64 else 1] for f in stats.features},
+        }
+    )
+    row["item_clicks_7d"] = 4321
+    open_store(ctx.settings.feature_repo).write_to_online_store("item_stats", row)
+    after = serving.read(user_id=user, item_ids=items).items["item_clicks_7d"]
+    assert after == [before[0], 4321, before[2]]
