@@ -22,6 +22,7 @@ Builds its own data (generator -> gates -> Feast) and a briefly trained DIEN.
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -52,6 +53,7 @@ CLIENTS = (1, 2, 4, 8, 16, 32)
 # Idle after a deployment: Serve's controller is busy for a while after one (measured:
 # up to half a core), which would count against whichever ramp came first.
 SETTLE_S = 15.0
+_IDS = itertools.count(10**12)  # event ids, unique across phases
 
 
 def _empty_app() -> Any:
@@ -120,12 +122,21 @@ def _event(event_id: int, user: int, item: int, at: pd.Timestamp) -> dict[str, A
     }
 
 
-def _events(url: str, users: int, items: int, per_client: int, seconds: float) -> dict[str, Any]:
-    ids = iter(range(10**12, 10**13))
-    posted: list[dict[str, Any]] = []  # the events of every 200 answer
+def _events(
+    url: str,
+    users: int,
+    items: int,
+    *,
+    per_client: int,
+    seconds: float,
+    posted: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Single events at 50/s, batches of 100, then (per_client > 0) 8 clients x per_client;
+    the events of every 200 answer go to `posted`."""
+    ids = _IDS
 
-    def answered(body: Any, status: int, reply: bytes = b"") -> None:
-        if status == 200:
+    def answered(body: Any, shot: Shot, reply: bytes = b"") -> None:
+        if shot.status == 200:
             posted.extend(body["events"])
 
     def batch(n: int) -> dict[str, Any]:
@@ -165,10 +176,9 @@ def _events(url: str, users: int, items: int, per_client: int, seconds: float) -
                         started = time.monotonic()
                         async with session.post(url, json=body) as answer:
                             await answer.read()
-                            phase.shots.append(
-                                Shot(started, time.monotonic() - started, answer.status)
-                            )
-                            answered(body, answer.status)
+                            shot = Shot(started, time.monotonic() - started, answer.status)
+                            phase.shots.append(shot)
+                            answered(body, shot)
                             if answer.status != 503:
                                 break
                             wait = float(answer.headers.get("Retry-After", "1"))
@@ -179,8 +189,9 @@ def _events(url: str, users: int, items: int, per_client: int, seconds: float) -
             phase.seconds = time.monotonic() - started
         return phase
 
-    out["eight_clients"] = {**asyncio.run(many()).summary(), "events": 8 * per_client}
-    return {"summary": out, "posted": posted}
+    if per_client:
+        out["eight_clients"] = {**asyncio.run(many()).summary(), "events": 8 * per_client}
+    return out
 
 
 def _now() -> pd.Timestamp:
@@ -222,6 +233,7 @@ def measure(
     overload_s: float,
     events: int,
     soak_s: float,
+    soak_only: bool = False,
     redis: OwnRedis | None,
 ) -> dict[str, Any]:
     from ray import serve
@@ -244,7 +256,8 @@ def measure(
         }
 
     # Replicas chosen by measurement: a ramp per count, the best one kept for the rest.
-    out: dict[str, Any] = {"rank_by_replicas": {}}
+    out: dict[str, Any] = {"rank_by_replicas": {}, "events_by_replicas": {}}
+    posted: list[dict[str, Any]] = []  # every event stored by a 200 answer
     for n in replicas:
         serve.run(
             build_app(args.model_copy(update={"num_replicas": n})),
@@ -256,6 +269,10 @@ def measure(
         asyncio.run(closed_loop(url=f"{base}/r/rank", body=body, clients=2, seconds=3))  # warm
         time.sleep(SETTLE_S)
         out["rank_by_replicas"][n] = _ramp(f"{base}/r/rank", body, phase_s)
+        # Events too: on SQLite, replicas are writer processes that wait on each other.
+        out["events_by_replicas"][n] = _events(
+            f"{base}/r/events", users, DATA.items, per_client=0, seconds=phase_s, posted=posted
+        )
     best = max(
         replicas, key=lambda n: _saturation(out["rank_by_replicas"][n])["max_answered_per_s"]
     )
@@ -273,6 +290,13 @@ def measure(
     out["rank"] = out["rank_by_replicas"][best]
     out["saturation"] = {k: _saturation(out[k]) for k in ("empty", "rank")}
     sat = out["saturation"]["rank"]
+    if soak_only:
+        rate = 0.8 * sat["max_answered_per_s"]
+        out["faults"] = {
+            "soak": soak(url=f"{base}/r/rank", body=body, rate=rate, seconds=soak_s, app="rank")
+        }
+        serve.delete("rank")
+        return out
     single = out["rank"][0]["p50_ms"]
     out["overload"] = [
         _overload(
@@ -287,9 +311,10 @@ def measure(
     ]
     for row in out["overload"]:
         print(f"  overload: {row}", flush=True)
-    found = _events(f"{base}/r/events", users, DATA.items, events, phase_s)
-    out["events"] = found["summary"]
-    out["events"]["sequences"] = _check_sequences(settings, found["posted"])
+    out["events"] = _events(
+        f"{base}/r/events", users, DATA.items, per_client=events, seconds=phase_s, posted=posted
+    )
+    out["events"]["sequences"] = _check_sequences(settings, posted)
     print(f"  events: {out['events']}", flush=True)
 
     # Faults at half the saturation rate: what they cost, not what overload costs.
@@ -328,16 +353,18 @@ def _print(store: str, r: dict[str, Any]) -> None:
     ratio = rank["max_answered_per_s"] / empty["max_answered_per_s"]
     print(f"\n{store}: scenario | measured | goal")
     for n, rows in r["rank_by_replicas"].items():
-        found = _saturation(rows)
+        found, ev = _saturation(rows), r["events_by_replicas"][n]
         print(
             f"ramp, {n} replica(s) | /rank {found['max_answered_per_s']:.0f}/s at "
-            f"{found['clients']} clients, p99 {found['p99_ms']:.0f} ms |"
+            f"{found['clients']} clients, p99 {found['p99_ms']:.0f} ms; events: single "
+            f"p99 {ev['single_at_50_rps']['p99_ms']:.1f} ms, batches "
+            f"{ev['batches_of_100']['events_per_s']:.0f}/s |"
         )
     print(
         f"ramp | /rank {rank['max_answered_per_s']:.0f}/s at {rank['clients']} clients, empty "
         f"{empty['max_answered_per_s']:.0f}/s: {ratio:.2f}x | >= 0.6x"
     )
-    for o in r["overload"]:
+    for o in r.get("overload", []):
         share = o["answered_per_s"] / rank["max_answered_per_s"]
         print(
             f"overload {o['clients']} clients, wait {o['wait_on_503_s']:.0f} s on 503 | "
@@ -356,18 +383,20 @@ def _print(store: str, r: dict[str, Any]) -> None:
             f"200 degraded, {o['outage_failed']} failed; full answers "
             f"{o['full_after_restart_s']:.2f} s after the restart | >= 99%, <= 5 s"
         )
-    o = f["replica_killed"]
-    print(
-        f"replica killed at {o['rate']:.0f}/s | {o['failed_share']:.2%} failed "
-        f"({o['failed']} of {o['requests']}; {o['refused']} refused), replaced in "
-        f"{o['replaced_in_s']:.1f} s, {o['running_after']} running | < 0.5%, replaced"
-    )
-    o = f["promotion"]
-    print(
-        f"promotion at {o['rate']:.0f}/s | {o['failed_or_refused']} failed or refused, new "
-        f"version from {o['new_version_first_s']:.1f} s (old until "
-        f"{o['old_version_last_s']:.1f} s), restarted: {o['restarted']} | 0, <= 10 s, no"
-    )
+    if "replica_killed" in f:
+        o = f["replica_killed"]
+        print(
+            f"replica killed at {o['rate']:.0f}/s | {o['failed_share']:.2%} failed "
+            f"({o['failed']} of {o['requests']}; {o['refused']} refused), replaced in "
+            f"{o['replaced_in_s']:.1f} s, {o['running_after']} running | < 0.5%, replaced"
+        )
+    if "promotion" in f:
+        o = f["promotion"]
+        print(
+            f"promotion at {o['rate']:.0f}/s | {o['failed_or_refused']} failed or refused, new "
+            f"version from {o['new_version_first_s']:.1f} s (old until "
+            f"{o['old_version_last_s']:.1f} s), restarted: {o['restarted']} | 0, <= 10 s, no"
+        )
     if "soak" in f:
         o = f["soak"]
         print(
@@ -377,6 +406,8 @@ def _print(store: str, r: dict[str, Any]) -> None:
             f"{o['rss_warm_mb']:.0f} -> {o['rss_end_mb']:.0f} MB ({o['rss_growth']:+.1%}) | "
             "0 errors, < 20%, < 5%"
         )
+    if "events" not in r:  # --soak-only
+        return
     e = r["events"]
     one, hundred, eight = e["single_at_50_rps"], e["batches_of_100"], e["eight_clients"]
     print(f"events single @50/s | p99 {one['p99_ms']:.1f} ms, {one['failed']} failed | <= 20 ms")
@@ -403,6 +434,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--replicas", default="1,2", help="ranking replica counts to ramp (the best is kept)"
+    )
+    parser.add_argument(
+        "--soak-only", action="store_true", help="only the ramps, then the soak (first store)"
     )
     parser.add_argument("--redis-port", type=int, default=6390, help="the Redis of our own")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/load.json"))
@@ -431,8 +465,11 @@ def main() -> None:
                         overload_s=args.overload_s,
                         events=args.events,
                         soak_s=args.soak if store == stores[0] else 0.0,
+                        soak_only=args.soak_only,
                         redis=redis,
                     )
+                    args.out.parent.mkdir(parents=True, exist_ok=True)  # kept as it comes
+                    args.out.write_text(json.dumps(results, indent=2, default=str))
                 finally:
                     if redis is not None and redis.process is not None:
                         redis.process.terminate()

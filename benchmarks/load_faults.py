@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from loadgen import Phase, open_loop
+from loadgen import Phase, Shot, open_loop
 
 
 @dataclass
 class Answer:
+    sent: float  # monotonic
     at: float  # monotonic, when it came back
     status: int
     degraded: bool | None = None
@@ -34,15 +35,16 @@ class Run:
     answers: list[Answer] = field(default_factory=list)
     marks: dict[str, float] = field(default_factory=dict)  # event -> monotonic time
 
-    def on_answer(self, body: Any, status: int, reply: bytes) -> None:
-        answer = Answer(time.monotonic(), status)
-        if status == 200:
+    def on_answer(self, body: Any, shot: Shot, reply: bytes) -> None:
+        answer = Answer(shot.started, shot.started + shot.seconds, shot.status)
+        if shot.status == 200:
             content = json.loads(reply)
             answer.degraded, answer.version = content["degraded"], content["version"]
         self.answers.append(answer)
 
     def between(self, start: str, end: str) -> list[Answer]:
-        return [a for a in self.answers if self.marks[start] <= a.at < self.marks[end]]
+        """The answers to requests sent between two marks."""
+        return [a for a in self.answers if self.marks[start] <= a.sent < self.marks[end]]
 
 
 Action = tuple[float, str, Callable[[], Any]]  # (seconds into the phase, mark, blocking call)
@@ -123,9 +125,12 @@ def replica_killed(*, url: str, body: Callable[[], Any], rate: float, app: str) 
     replaced: dict[str, float] = {}
 
     def kill() -> None:
+        started = time.monotonic()
         ray.kill(ray.get_actor(replica_names(app)[0], namespace="serve"), no_restart=True)
-        time.sleep(0.5)  # the controller notices the death before the count means anything
-        replaced["s"] = 0.5 + wait_running(app, 2)
+        while running_replicas(app) == 2 and time.monotonic() - started < 10:
+            time.sleep(0.05)  # until the controller has noticed the death
+        wait_running(app, 2)
+        replaced["s"] = time.monotonic() - started
 
     run = under_load(url=url, body=body, rate=rate, seconds=25, actions=[(5.0, "killed", kill)])
     answers = run.answers
@@ -206,8 +211,8 @@ class OwnRedis:
         import redis
 
         # The server closes the connection as it exits.
-        with contextlib.suppress(redis.exceptions.ConnectionError):
-            redis.Redis(port=self.port, socket_timeout=5).shutdown(save=True)
+        with contextlib.suppress(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            redis.Redis(port=self.port, socket_timeout=2).shutdown(save=True)
         if self.process is not None:
             self.process.wait(timeout=30)
 
@@ -233,6 +238,7 @@ def store_stopped(
         "outage_answers": len(during),
         "outage_degraded_200_share": sum(1 for a in during if a.status == 200 and a.degraded)
         / max(1, len(during)),
+        "outage_refused": sum(1 for a in during if a.status == 503),
         "outage_failed": _failed(during),
         "full_after_restart_s": full - run.marks["restarted"],
     }

@@ -57,7 +57,7 @@ def _pct(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
 
 
-Answered = Callable[[Any, int, bytes], None]  # (request body, status, reply) of each answer
+Answered = Callable[[Any, "Shot", bytes], None]  # (request body, shot, reply) of each answer
 
 
 async def _post(
@@ -86,7 +86,7 @@ async def _post(
         reply = b""
     shots.append(shot)
     if on_answer is not None:
-        on_answer(body, shot.status, reply)
+        on_answer(body, shot, reply)
     return shot
 
 

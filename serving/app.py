@@ -10,16 +10,16 @@ import hmac
 import logging
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import pandas as pd
 import torch
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
 from ray.serve import Application, Deployment
 from recplat.features.append import SequenceAppender
@@ -45,6 +45,9 @@ from recplat.settings import Settings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
 api = FastAPI(
     title="recplat ranking API",
@@ -247,6 +250,13 @@ class AppArgs(BaseModel):
         "(0: never; ignored when model_version pins one)",
     )
 
+    @field_validator("max_queued_requests")
+    @classmethod
+    def _queue_bound(cls, value: int) -> int:
+        if value == 0:  # Ray Serve takes -1 or a positive bound
+            raise ValueError("max_queued_requests: -1 (unbounded) or at least 1")
+        return value
+
     def settings(self) -> Settings:
         """Settings with absolute paths (replicas may start in another directory)."""
         return Settings(
@@ -354,17 +364,13 @@ class RankingService:
     ) -> EventsResponse:
         check_api_key(expected=self.api_key, given=api_key)
         started = time.perf_counter()
-        frame = pd.DataFrame(
-            {
-                "event_id": [e.event_id for e in request.events],
-                "user_id": [e.user_id for e in request.events],
-                "item_id": [e.item_id for e in request.events],
-                "event_timestamp": pd.to_datetime([e.timestamp for e in request.events], utc=True),
-                "event_type": [e.event_type for e in request.events],
-                "clicked": [int(e.clicked) for e in request.events],
-            }
+        result = self.appender.append_records(
+            [
+                (e.event_id, e.user_id, e.item_id, micros, e.event_type, int(e.clicked))
+                for e in request.events
+                for micros in [(e.timestamp - _EPOCH) // _MICRO]
+            ]
         )
-        result = self.appender.append(frame)
         self.metrics.appended(result)
         return EventsResponse(
             **dataclasses.asdict(result), total_ms=(time.perf_counter() - started) * 1e3

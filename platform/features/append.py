@@ -59,6 +59,7 @@ SEQUENCE_FIELDS = (
 REQUIRED = ("event_id", "user_id", "item_id", "event_timestamp", "event_type", "clicked")
 LOCK_STRIPES = 256  # file locks: users hash onto this many lock files
 LOCK_TIMEOUT_S = 10.0
+SQLITE_BUSY_S = 5.0  # how long a read waits out another process's commit (as Feast's)
 
 
 class UserLocks(Protocol):
@@ -222,6 +223,10 @@ def append_events(
 
 # (stamp of the stored row or None when the writer keeps the order, the arrays)
 Stored = dict[int, tuple[datetime | None, dict[str, list[int]]]]
+# (user id, time in epoch microseconds, event id, item id, behaviour type)
+Step = tuple[int, int, int, int, int]
+# (event id, user id, item id, time in epoch microseconds, event type, clicked 0/1)
+EventRecord = tuple[int, int, int, int, str, int]
 
 
 class SequenceAppender:
@@ -255,12 +260,18 @@ class SequenceAppender:
             from recplat.features.online_read import row_reader
             from recplat.features.online_write import view_writer
 
-            self._rows, _ = row_reader(store)
+            # SQLite: reads on a connection of their own. On the writer's connection, a
+            # read in flight on another thread holds a shared lock, and the write that
+            # follows fails at once ("database is locked") while another process commits.
+            sqlite = backend(store.config) == "sqlite"
+            self._rows, _ = row_reader(store, timeout_s=SQLITE_BUSY_S if sqlite else None)
             self.items = store.get_feature_view("item_attributes")
             self._write = view_writer(store, self.view, supersede=True)
             self._types = {f.name: f.dtype.to_value_type() for f in self.view.features}
-            # Threads of one process share the store's SQLite connection: one transaction
-            # at a time on it (the user locks only order writers of the same users).
+            # A SQLite connection serves one thread at a time (concurrent use corrupts its
+            # cursors: "another row available"); the user locks only order writers of the
+            # same users. One lock for the read connection, one for the writer's.
+            self._reading = threading.Lock()
             self._writing = threading.Lock()
 
     def append(self, events: pd.DataFrame) -> AppendResult:
@@ -270,12 +281,9 @@ class SequenceAppender:
         behaviour = steps.drop_duplicates("event_id")
         received, ignored = len(events), len(events) - len(steps)
         duplicates = len(steps) - len(behaviour)  # repeated within the batch
-        if behaviour.empty:
-            return AppendResult(received, 0, duplicates, 0, ignored, 0)
-        users_col = behaviour["user_id"].to_numpy(np.int64)
         new = list(
             zip(
-                users_col.tolist(),
+                behaviour["user_id"].to_numpy(np.int64).tolist(),
                 epoch_micros(behaviour["event_timestamp"]).tolist(),
                 behaviour["event_id"].to_numpy(np.int64).tolist(),
                 behaviour["item_id"].to_numpy(np.int64).tolist(),
@@ -283,7 +291,41 @@ class SequenceAppender:
                 strict=True,
             )
         )
-        users = sorted(set(users_col.tolist()))
+        return self._merge(new, received=received, ignored=ignored, duplicates=duplicates)
+
+    def append_records(self, records: Sequence[EventRecord]) -> AppendResult:
+        """`append` for records already checked (the `/events` body): the same steps as
+        `behaviours` picks, in its order, without building frames (5x faster a request)."""
+        steps: list[Step] = []
+        for event_id, user, item, micros, event_type, clicked in records:
+            shown = event_type == "impression"
+            click = shown and clicked == 1
+            purchase = event_type == "purchase"
+            if (shown if self.impressions else click) or purchase:
+                kind = "purchase" if purchase else "click" if click else "impression"
+                steps.append((user, micros, event_id, item, BEHAVIOUR_TYPES[kind]))
+        steps.sort(key=lambda step: (step[0], step[1], step[2]))  # user, time, event id
+        new: list[Step] = []
+        kept: set[int] = set()
+        for step in steps:  # the first of each event id, as drop_duplicates keeps it
+            if step[2] not in kept:
+                kept.add(step[2])
+                new.append(step)
+        return self._merge(
+            new,
+            received=len(records),
+            ignored=len(records) - len(steps),
+            duplicates=len(steps) - len(new),
+        )
+
+    def _merge(
+        self, new: list[Step], *, received: int, ignored: int, duplicates: int
+    ) -> AppendResult:
+        """Merge (user, micros, event id, item, behaviour type) steps into the sequences."""
+        if not new:
+            return AppendResult(received, 0, duplicates, 0, ignored, 0)
+        users_col = [step[0] for step in new]
+        users = sorted(set(users_col))
         items = sorted({step[3] for step in new})
         appended = too_old = 0
         rows: list[dict[str, Any]] = []
@@ -344,12 +386,13 @@ class SequenceAppender:
         if not self.direct:
             return _stored(self.store, users), _categories(self.store, items)
         fields = [f for f in SEQUENCE_FIELDS if f != "hist_len"]
-        sequences, attributes = self._rows(
-            [
-                (self.view, "user_id", users, fields),
-                (self.items, "item_id", items, ["category_id"]),
-            ]
-        )
+        with self._reading:
+            sequences, attributes = self._rows(
+                [
+                    (self.view, "user_id", users, fields),
+                    (self.items, "item_id", items, ["category_id"]),
+                ]
+            )
         # The writer supersedes the stored row itself: no stamp needed.
         stored: Stored = {
             u: (None, _arrays(values)) for u, values in zip(users, sequences, strict=True)
@@ -381,6 +424,7 @@ class SequenceAppender:
             )
             for name, value_type in self._types.items()
         }
-        micros = epoch_micros(pd.Series([r["event_timestamp"] for r in rows]))
+        epoch, unit = datetime.fromtimestamp(0, UTC), timedelta(microseconds=1)
+        micros = [(r["event_timestamp"] - epoch) // unit for r in rows]  # aware datetimes
         with self._writing:
             self._write(entity_keys(ids, "user_id", version), columns, np.asarray(micros))

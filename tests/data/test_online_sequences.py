@@ -187,6 +187,110 @@ def test_concurrent_writers_for_one_user_lose_nothing(repo: Path, tiny_data: Syn
     assert sequence["hist_timestamps"] == sorted(sequence["hist_timestamps"])
 
 
+# A serving replica: one appender shared by the threads of its endpoint.
+_REPLICA = """
+import sys, threading
+from pathlib import Path
+import pandas as pd
+from recplat.features.append import SequenceAppender
+from recplat.features.repo import open_store
+
+repo, first, threads, per_thread = sys.argv[1], *map(int, sys.argv[2:5])
+T0 = pd.Timestamp("2026-03-01", tz="UTC")
+appender = SequenceAppender(store=open_store(Path(repo)), max_len=500)
+errors = []
+
+def write(t):
+    for k in range(per_thread):
+        event_id = first + t * per_thread + k
+        batch = pd.DataFrame([{
+            "event_id": event_id, "user_id": 1 + event_id % 11, "item_id": 1 + event_id % 50,
+            "event_timestamp": T0 + pd.Timedelta(seconds=event_id),
+            "event_type": "impression", "clicked": 1,
+        }])
+        try:
+            appender.append(batch)
+        except Exception as exc:
+            errors.append(repr(exc))
+
+workers = [threading.Thread(target=write, args=(t,)) for t in range(threads)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+print("ERRORS", len(errors), sorted(set(errors))[:3])
+"""
+
+
+def test_two_replicas_each_appending_from_many_threads_lose_nothing(
+    repo: Path, tiny_data: SyntheticData
+) -> None:
+    # Two processes, each one appender shared by 6 threads (as `/events` runs in a
+    # replica). On SQLite, reading on the writer's connection made writes fail at once
+    # ("database is locked") and corrupted its cursors ("another row available").
+    import subprocess
+    import sys
+
+    _publish_items(open_store(repo), tiny_data)
+    threads, per_thread = 6, 20
+    args = [str(repo), str(threads), str(per_thread)]
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", _REPLICA, args[0], str(1 + r * 1000), *args[1:]],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(2)
+    ]
+    outputs = [replica.communicate(timeout=300)[0] for replica in replicas]
+    assert [o.strip().splitlines()[-1] for o in outputs] == ["ERRORS 0 []"] * 2, outputs
+    posted = [1 + r * 1000 + k for r in range(2) for k in range(threads * per_thread)]
+    online = _online(open_store(repo), list(range(1, 12)))
+    stored = sorted(e for u in online for e in online[u]["hist_event_ids"])
+    assert stored == sorted(posted)  # each once: none lost, none twice
+    for user, sequence in online.items():
+        assert all(1 + e % 11 == user for e in sequence["hist_event_ids"])
+        assert sequence["hist_timestamps"] == sorted(sequence["hist_timestamps"])
+
+
+@pytest.mark.parametrize("impressions", [False, True], ids=["clicks", "every-impression"])
+def test_records_and_frames_append_alike(
+    repo: Path, tiny_data: SyntheticData, impressions: bool
+) -> None:
+    # `/events` appends records without frames; it must do exactly what the frame path does.
+    from recplat.features.append import SequenceAppender
+    from recplat.features.offline import epoch_micros
+
+    store = open_store(repo)
+    _publish_items(store, tiny_data)
+    appender = SequenceAppender(store=store, max_len=4, impressions=impressions)
+    rows = [_click(10 + k, 3, 1 + k % 7, minute=k % 5) for k in range(12)]
+    rows[2]["clicked"] = rows[5]["clicked"] = 0  # unclicked impressions
+    rows[4]["event_type"] = rows[8]["event_type"] = "purchase"
+    rows[8]["clicked"] = 0  # a purchase whatever its clicked flag
+    rows += [dict(rows[1]), dict(rows[6])]  # repeated within the batch
+    rows += [{**r, "user_id": 4, "event_id": r["event_id"] + 100} for r in rows[:6]]
+    frame = pd.DataFrame(rows)
+    # The same events for users 13 and 14 through the frame path.
+    mirrored = frame.assign(user_id=frame["user_id"] + 10, event_id=frame["event_id"] + 1000)
+    records = [
+        (int(r.event_id), int(r.user_id), int(r.item_id), int(m), str(r.event_type), int(r.clicked))
+        for r, m in zip(
+            frame.itertuples(), epoch_micros(frame["event_timestamp"]).tolist(), strict=True
+        )
+    ]
+    for _ in range(2):  # and again: every event a duplicate the second time
+        assert appender.append_records(records) == appender.append(mirrored)
+    online = _online(store, [3, 4, 13, 14])
+    for user in (3, 4):
+        mine, theirs = online[user], online[user + 10]
+        assert mine["hist_event_ids"] == [e - 1000 for e in theirs["hist_event_ids"]]
+        assert {k: v for k, v in mine.items() if k != "hist_event_ids"} == {
+            k: v for k, v in theirs.items() if k != "hist_event_ids"
+        }
+        assert len(mine["hist_item_ids"]) == 4  # the window held
+
+
 def test_a_window_keeps_the_newest_and_drops_older_late_events(
     repo: Path, tiny_data: SyntheticData
 ) -> None:

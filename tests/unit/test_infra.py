@@ -63,3 +63,6 @@ def test_the_rayservice_app_autoscales_as_configured() -> None:
     assert config.backpressure_config.retry_after_s == 1
     fixed = build_app(AppArgs(num_replicas=3, max_ongoing_requests=5))._bound_deployment
     assert fixed.num_replicas == 3 and fixed._deployment_config.max_ongoing_requests == 5
+    # Ray Serve takes -1 (unbounded) or a positive bound: 0 is refused with the rule.
+    with pytest.raises(ValueError, match="-1 \\(unbounded\\) or at least 1"):
+        AppArgs(max_queued_requests=0)
