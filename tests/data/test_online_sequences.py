@@ -269,14 +269,20 @@ def test_records_and_frames_append_alike(
     rows[4]["event_type"] = rows[8]["event_type"] = "purchase"
     rows[8]["clicked"] = 0  # a purchase whatever its clicked flag
     rows += [dict(rows[1]), dict(rows[6])]  # repeated within the batch
-    rows += [{**r, "user_id": 4, "event_id": r["event_id"] + 100} for r in rows[:6]]
+    rows += [{**r, "user_id": 4, "event_id": 110 + k} for k, r in enumerate(rows[:6])]
     frame = pd.DataFrame(rows)
     # The same events for users 13 and 14 through the frame path.
     mirrored = frame.assign(user_id=frame["user_id"] + 10, event_id=frame["event_id"] + 1000)
     records = [
-        (int(r.event_id), int(r.user_id), int(r.item_id), int(m), str(r.event_type), int(r.clicked))
-        for r, m in zip(
-            frame.itertuples(), epoch_micros(frame["event_timestamp"]).tolist(), strict=True
+        (int(e), int(u), int(i), int(m), str(t), int(c))
+        for e, u, i, m, t, c in zip(
+            frame["event_id"],
+            frame["user_id"],
+            frame["item_id"],
+            epoch_micros(frame["event_timestamp"]).tolist(),
+            frame["event_type"],
+            frame["clicked"],
+            strict=True,
         )
     ]
     for _ in range(2):  # and again: every event a duplicate the second time
