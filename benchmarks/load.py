@@ -176,7 +176,12 @@ def _events(
                         started = time.monotonic()
                         async with session.post(url, json=body) as answer:
                             await answer.read()
-                            shot = Shot(started, time.monotonic() - started, answer.status)
+                            shot = Shot(
+                                started,
+                                time.monotonic() - started,
+                                answer.status,
+                                answer.headers.get("Retry-After"),
+                            )
                             phase.shots.append(shot)
                             answered(body, shot)
                             if answer.status != 503:

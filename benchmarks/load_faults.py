@@ -54,7 +54,7 @@ def under_load(
     *, url: str, body: Callable[[], Any], rate: float, seconds: float, actions: list[Action]
 ) -> Run:
     """An open-loop phase at `rate` requests/s, running each action at its offset (on a
-    thread, so the load never pauses) and marking when it returned."""
+    thread, so the load never pauses) and marking when it began and returned."""
     run = Run()
 
     async def main() -> None:
@@ -62,6 +62,7 @@ def under_load(
             started = time.monotonic()
             for offset, mark, call in actions:
                 await asyncio.sleep(max(0.0, started + offset - time.monotonic()))
+                run.marks[f"{mark}:began"] = time.monotonic()
                 await asyncio.to_thread(call)
                 run.marks[mark] = time.monotonic()
 
@@ -228,13 +229,16 @@ def store_stopped(
         seconds=30,
         actions=[(5.0, "stopped", redis.stop), (15.0, "restarted", redis.start)],
     )
-    during = run.between("stopped", "restarted")
+    # The outage: from SHUTDOWN sent until the server answers again. Its answers: requests
+    # sent after the stop began and answered before the restart (their reads saw no store).
+    during = [a for a in run.between("stopped:began", "restarted") if a.at < run.marks["restarted"]]
     after = run.between("restarted", "end")
     full = next((a.at for a in after if a.status == 200 and not a.degraded), float("inf"))
     return {
         **run.phase.summary(),
         "rate": rate,
-        "outage_s": run.marks["restarted"] - run.marks["stopped"],
+        "outage_s": run.marks["restarted"] - run.marks["stopped:began"],
+        "stop_took_s": run.marks["stopped"] - run.marks["stopped:began"],
         "outage_answers": len(during),
         "outage_degraded_200_share": sum(1 for a in during if a.status == 200 and a.degraded)
         / max(1, len(during)),
