@@ -260,17 +260,23 @@ def measure(
             "candidate_item_ids": random.sample(range(1, DATA.items), 100),
         }
 
+    def deploy(name: str, prefix: str, **update: Any) -> None:
+        """(Re)deploy the app with `update` on its args; wait for all its replicas."""
+        app_args = args.model_copy(update=update)
+        serve.run(build_app(app_args), name=name, route_prefix=prefix, blocking=False)
+        wait_running(name, app_args.num_replicas)
+
+    def run_soak() -> dict[str, Any]:
+        rate = 0.8 * sat["max_answered_per_s"]
+        found = soak(url=f"{base}/r/rank", body=body, rate=rate, seconds=soak_s, app="rank")
+        print(f"  soak: {found}", flush=True)
+        return found
+
     # Replicas chosen by measurement: a ramp per count, the best one kept for the rest.
     out: dict[str, Any] = {"rank_by_replicas": {}, "events_by_replicas": {}}
     posted: list[dict[str, Any]] = []  # every event stored by a 200 answer
     for n in replicas:
-        serve.run(
-            build_app(args.model_copy(update={"num_replicas": n})),
-            name="rank",
-            route_prefix="/r",
-            blocking=False,
-        )
-        wait_running("rank", n)
+        deploy("rank", "/r", num_replicas=n)
         asyncio.run(closed_loop(url=f"{base}/r/rank", body=body, clients=2, seconds=3))  # warm
         time.sleep(SETTLE_S)
         out["rank_by_replicas"][n] = _ramp(f"{base}/r/rank", body, phase_s)
@@ -282,13 +288,7 @@ def measure(
         replicas, key=lambda n: _saturation(out["rank_by_replicas"][n])["max_answered_per_s"]
     )
     if best != replicas[-1]:
-        serve.run(
-            build_app(args.model_copy(update={"num_replicas": best})),
-            name="rank",
-            route_prefix="/r",
-            blocking=False,
-        )
-        wait_running("rank", best)
+        deploy("rank", "/r", num_replicas=best)
     asyncio.run(closed_loop(url=f"{base}/empty/", body=body, clients=2, seconds=2))
     out["empty"] = _ramp(f"{base}/empty/", body, phase_s)
     out["replicas"] = best
@@ -296,10 +296,7 @@ def measure(
     out["saturation"] = {k: _saturation(out[k]) for k in ("empty", "rank")}
     sat = out["saturation"]["rank"]
     if soak_only:
-        rate = 0.8 * sat["max_answered_per_s"]
-        out["faults"] = {
-            "soak": soak(url=f"{base}/r/rank", body=body, rate=rate, seconds=soak_s, app="rank")
-        }
+        out["faults"] = {"soak": run_soak()}
         serve.delete("rank")
         return out
     single = out["rank"][0]["p50_ms"]
@@ -330,9 +327,7 @@ def measure(
             url=f"{base}/r/rank", body=body, rate=half, redis=redis
         )
         print(f"  store stopped: {faults['store_stopped']}", flush=True)
-    two = args.model_copy(update={"num_replicas": 2, "model_poll_s": 1.0})
-    serve.run(build_app(two), name="ha", route_prefix="/ha", blocking=False)
-    wait_running("ha", 2)
+    deploy("ha", "/ha", num_replicas=2, model_poll_s=1.0)
     ha = f"{base}/ha/rank"
     asyncio.run(closed_loop(url=ha, body=body, clients=2, seconds=3))  # warm up
     faults["replica_killed"] = replica_killed(url=ha, body=body, rate=half, app="ha")
@@ -343,11 +338,7 @@ def measure(
     print(f"  promotion: {faults['promotion']}", flush=True)
     serve.delete("ha")
     if soak_s:
-        rate = 0.8 * sat["max_answered_per_s"]
-        faults["soak"] = soak(
-            url=f"{base}/r/rank", body=body, rate=rate, seconds=soak_s, app="rank"
-        )
-        print(f"  soak: {faults['soak']}", flush=True)
+        faults["soak"] = run_soak()
     out["faults"] = faults
     serve.delete("rank")
     return out

@@ -10,7 +10,6 @@ import hmac
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,7 +21,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ray import serve
 from ray.serve import Application, Deployment
-from recplat.features.append import SequenceAppender
+from recplat.features.append import SequenceAppender, micros_since_epoch
 from recplat.features.online_read import OnlineFeatureReader
 from recplat.features.repo import open_store
 from recplat.registry.artifacts import load_artifact
@@ -45,9 +44,6 @@ from recplat.settings import Settings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 
 api = FastAPI(
     title="recplat ranking API",
@@ -366,9 +362,15 @@ class RankingService:
         started = time.perf_counter()
         result = self.appender.append_records(
             [
-                (e.event_id, e.user_id, e.item_id, micros, e.event_type, int(e.clicked))
+                (
+                    e.event_id,
+                    e.user_id,
+                    e.item_id,
+                    micros_since_epoch(e.timestamp),
+                    e.event_type,
+                    int(e.clicked),
+                )
                 for e in request.events
-                for micros in [(e.timestamp - _EPOCH) // _MICRO]
             ]
         )
         self.metrics.appended(result)

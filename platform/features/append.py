@@ -70,6 +70,16 @@ class UserLocks(Protocol):
         ...
 
 
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros_since_epoch(moment: datetime) -> int:
+    """An aware datetime as integer microseconds since the Unix epoch (`epoch_micros` of
+    one value, without a frame)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
 class FileLocks:
     """`flock` on striped lock files beside the SQLite online store."""
 
@@ -424,7 +434,6 @@ class SequenceAppender:
             )
             for name, value_type in self._types.items()
         }
-        epoch, unit = datetime.fromtimestamp(0, UTC), timedelta(microseconds=1)
-        micros = [(r["event_timestamp"] - epoch) // unit for r in rows]  # aware datetimes
+        micros = [micros_since_epoch(r["event_timestamp"]) for r in rows]
         with self._writing:
             self._write(entity_keys(ids, "user_id", version), columns, np.asarray(micros))
