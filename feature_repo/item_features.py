@@ -6,7 +6,7 @@ from feast import FeatureView, Field
 from feast.types import Float64, Int64
 
 from entities import item
-from sources import item_attributes_source, item_stats_source
+from sources import item_attributes_source, item_demand_forecast_source, item_stats_source
 
 # Catalogue attributes of an item; they never expire.
 item_attributes = FeatureView(
@@ -45,4 +45,21 @@ item_stats = FeatureView(
     source=item_stats_source,
     online=True,
     tags={"team": "ranking"},
+)
+
+# The LSTM forecaster's demand forecast per item (`recplat forecast-demand`): what
+# the next day and the next 7 days will bring, and which model version said so.
+# Stale after a week: a ranker reading it then gets nulls, not an old forecast.
+item_demand_forecast = FeatureView(
+    name="item_demand_forecast",
+    entities=[item],
+    ttl=timedelta(days=7),
+    schema=[
+        Field(name="demand_next_1d", dtype=Float64, description="forecast events, next day"),
+        Field(name="demand_next_7d", dtype=Float64, description="forecast events, next 7 days"),
+        Field(name="forecast_model_version", dtype=Int64, description="forecaster version"),
+    ],
+    source=item_demand_forecast_source,
+    online=True,
+    tags={"team": "forecasting"},
 )

@@ -62,3 +62,11 @@ request_context = RequestSource(
         Field(name="device", dtype=String, description="mobile, desktop, tablet or unknown"),
     ],
 )
+
+# Demand forecasts per item, one row per item and forecast origin (00:00 UTC of the
+# first forecast day), written by `recplat forecast-demand` (the forecaster's batch job).
+item_demand_forecast_source = FileSource(
+    name="item_demand_forecast_source",
+    path=str(OFFLINE / "item_demand_forecast.parquet"),
+    timestamp_field="event_timestamp",
+)

@@ -11,6 +11,7 @@ from recplat.models.din import DIN, DINConfig
 from recplat.models.embedding_mlp import EmbeddingMLP, EmbeddingMLPConfig
 from recplat.models.layers import Vocab
 from recplat.models.logistic import LogisticRegression, LogisticRegressionConfig
+from recplat.models.lstm_forecaster import LSTMForecaster, LSTMForecasterConfig
 from recplat.models.rating_mlp import RatingMLP, RatingMLPConfig
 from torch import nn
 
@@ -23,7 +24,8 @@ class CatalogEntry:
     config: type[Any]
     uses_sequence: bool
     needs_negatives: bool = False  # trained with sampled negative behaviours (aux loss)
-    task: str = "binary"  # "binary": click logit, BCE; "regression": rating, MSE
+    # "binary": click logit, BCE; "regression": rating, MSE; "forecast": next H values, MSE
+    task: str = "binary"
     # The feature service the model reads (ranking models); None: trains on ratings.
     feature_service: str | None = None
 
@@ -47,6 +49,9 @@ CATALOG: dict[str, CatalogEntry] = {
         feature_service="logistic_regression_v1",
     ),
     "rating_mlp": CatalogEntry(RatingMLP, RatingMLPConfig, uses_sequence=False, task="regression"),
+    "forecaster": CatalogEntry(
+        LSTMForecaster, LSTMForecasterConfig, uses_sequence=False, task="forecast"
+    ),
 }
 
 
@@ -75,7 +80,8 @@ def config_from_dict(name: str, data: dict[str, Any]) -> Any:
     if unknown:
         raise TypeError(f"{name} config: unknown key(s) {unknown}; known: {sorted(known)}")
     values = dict(data)
-    values["vocab"] = Vocab(**values["vocab"])
+    if "vocab" in values:  # id-space models; the forecaster has none
+        values["vocab"] = Vocab(**values["vocab"])
     for key, value in values.items():
         if isinstance(value, list):  # JSON lists back to tuples (fields: of pairs)
             values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)

@@ -11,7 +11,21 @@ import torch
 from torch import nn
 
 # Arrays that are what a model predicts, or who a row is for (metrics), never handed to it.
-TARGETS = ("label", "rating", "user_key")
+TARGETS = (
+    "label",
+    "rating",
+    "user_key",
+    "target",
+    "scale_min",
+    "scale_range",
+    "series_index",
+    "origin",
+)
+
+
+def row_count(arrays: dict[str, np.ndarray]) -> int:
+    """Rows of a set of aligned arrays (every array has one entry per row)."""
+    return len(next(iter(arrays.values()))) if arrays else 0
 
 
 def to_batch(
@@ -38,7 +52,7 @@ def predict_logits(
     device = device or torch.device("cpu")
     if model.training:  # eval() walks every submodule: 0.2 ms a call, per ranking request
         model.eval()
-    n = len(arrays["user_id"])
+    n = row_count(arrays)
     out = [
         model(to_batch(arrays, np.arange(start, min(start + batch_size, n)), device))
         .float()

@@ -15,6 +15,7 @@ from recplat.cli.cluster import cluster_app
 from recplat.cli.data import data_app
 from recplat.cli.demo import demo_command
 from recplat.cli.features import features_app
+from recplat.cli.forecast import forecast_command, forecast_demand_command
 from recplat.cli.models import models_app
 from recplat.cli.quality import quality_app
 from recplat.cli.runs import runs_app
@@ -28,6 +29,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(quality_app, name="quality")
 app.command("train")(train_command)
+app.command("forecast")(forecast_command)
+app.command("forecast-demand")(forecast_demand_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 app.add_typer(cluster_app, name="cluster")

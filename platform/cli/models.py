@@ -38,7 +38,7 @@ def models_list(
             v.model_name,
             str(v.version),
             v.stage,
-            headline_metric(v.metrics, ("test_auc", "test_rmse"), digits=4),
+            headline_metric(v.metrics, ("test_auc", "test_rmse", "test_mape"), digits=4),
             str(v.run_id),
             v.feature_service,
             f"{v.created_at:%Y-%m-%d %H:%M}",

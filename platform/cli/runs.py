@@ -43,8 +43,10 @@ def runs_list(
             f"[{colour}]{run.status}[/]",
             f"{run.started_at:%m-%d %H:%M}",
             str((run.metrics or {}).get("epochs_run", "")),
-            headline_metric(run.metrics, ("best_val_auc", "best_val_rmse"), digits=3),
-            headline_metric(run.metrics, ("test_auc", "test_rmse"), digits=3),
+            headline_metric(
+                run.metrics, ("best_val_auc", "best_val_rmse", "best_val_mae"), digits=3
+            ),
+            headline_metric(run.metrics, ("test_auc", "test_rmse", "test_mape"), digits=3),
         )
     console.print(table)
 

@@ -22,11 +22,31 @@ METRIC_LABELS = {
     "logloss": "logloss",
     "rmse": "RMSE",
     "mae": "MAE",
+    "mape": "MAPE",
+    "smape": "sMAPE",
 }
 PREFIXES = {"best_val_": "best val ", "val_": "val ", "test_": "test "}
-# In the order they are shown (rating models report RMSE and MAE instead of AUC).
-EPOCH_METRICS = ("train_loss", "val_auc", "val_gauc", "val_logloss", "val_rmse", "val_mae")
-TEST_METRICS = ("test_auc", "test_gauc", "test_logloss", "test_rmse", "test_mae")
+# In the order they are shown (rating models report RMSE and MAE instead of AUC;
+# forecasters MAE and RMSE in scaled units, MAPE and sMAPE in percent).
+EPOCH_METRICS = (
+    "train_loss",
+    "val_auc",
+    "val_gauc",
+    "val_logloss",
+    "val_rmse",
+    "val_mae",
+    "val_mape",
+    "val_smape",
+)
+TEST_METRICS = (
+    "test_auc",
+    "test_gauc",
+    "test_logloss",
+    "test_rmse",
+    "test_mae",
+    "test_mape",
+    "test_smape",
+)
 
 
 def label(key: str) -> str:

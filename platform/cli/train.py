@@ -5,20 +5,25 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from recplat.cli.common import AllowFailures, FeatureRepo, Home, console, context_from, guard
 from recplat.cli.tables import epoch_line, metrics_table
 from rich.markup import escape
 
+if TYPE_CHECKING:
+    from recplat.cli.context import PlatformContext
+    from recplat.training.options import TrainOptions
+
 
 def train_command(
     model: Annotated[
         str | None,
         typer.Option(
-            help="Model: din, dien, embedding_mlp, logistic_regression, or rating_mlp "
-            "(explicit ratings of a MovieLens import, RMSE/MAE); default din."
+            help="Model: din, dien, embedding_mlp, logistic_regression, rating_mlp "
+            "(explicit ratings of a MovieLens import, RMSE/MAE), or forecaster (daily "
+            "item demand of the event log, one global LSTM); default din."
         ),
     ] = None,
     config: Annotated[
@@ -102,6 +107,12 @@ def train_command(
         if CATALOG[name].task != "regression":
             options = TrainOptions.from_record(record.config["options"])
     allow = tuple(allow_failures or ())
+    if CATALOG[name].task == "forecast":
+        if resume is not None:
+            console.print("[red]a forecaster run is not resumed: train it again (minutes)[/]")
+            raise typer.Exit(2)
+        _train_forecaster(ctx, options, allow=allow)
+        return
     if CATALOG[name].task == "regression":
         with console.status("validating and splitting the ratings..."):
             data = guard(
@@ -150,6 +161,54 @@ def train_command(
     console.print(
         f"registered {outcome.model_name} version {outcome.version} (run {outcome.run_id}); "
         f"curves: {outcome.artifact_path / 'curves.png'}"
+    )
+
+
+def _train_forecaster(
+    ctx: PlatformContext, options: TrainOptions, *, allow: tuple[str, ...]
+) -> None:
+    """The global forecaster over every item's daily demand (clicks), by the same driver."""
+    from recplat.cli.forecast import overall_table
+    from recplat.forecasting.demand import item_demand
+    from recplat.models.layers import Vocab
+    from recplat.training.forecast_job import rolling_origin, setup_from, train_forecaster
+
+    with console.status("counting daily item demand from the event log (GX)..."):
+        demand = guard(lambda: item_demand(settings=ctx.settings, gate=ctx.gate, allow=allow))
+    # Event logs are short: the validation and test parts are one horizon each.
+    config = options.model_config(Vocab(users=0, items=0, categories=0))
+    setup = setup_from(options, test_size=config.horizon, validation_size=config.horizon)
+    days = len(demand.series(demand.ids()[0]))
+    needed = setup.lookback + 3 * setup.horizon
+    if days < needed:
+        console.print(
+            f"[red]the event log holds {days} complete days; lookback {setup.lookback} + "
+            f"3 x horizon {setup.horizon} need {needed}[/]: generate a longer log "
+            f"(`recplat data generate --days {needed + 10}`) or lower the lookback"
+        )
+        raise typer.Exit(1)
+    with _epoch_progress(
+        f"training forecaster on {len(demand.ids()):,} items", options.epochs
+    ) as on_epoch:
+        trained = guard(
+            lambda: train_forecaster(
+                settings=ctx.settings,
+                metadata=ctx.metadata,
+                series=demand,
+                options=options,
+                setup=setup,
+                source="item_demand",
+                on_epoch=on_epoch,
+            )
+        )
+    with console.status("rolling-origin evaluation against seasonal naive..."):
+        total, _ = rolling_origin(trained, baselines=("seasonal_naive",))
+    console.print(metrics_table([trained.outcome]))
+    console.print(overall_table(total))
+    outcome = trained.outcome
+    console.print(
+        f"registered forecaster version {outcome.version} (run {outcome.run_id}); write "
+        "its forecasts to Feast with `recplat forecast-demand`"
     )
 
 

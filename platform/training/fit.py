@@ -16,11 +16,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from recplat.models.dien import DIENOutput
-from recplat.models.predict import predict_logits, to_batch
-from recplat.training.metrics import classification_metrics, regression_metrics
+from recplat.models.predict import predict_logits, row_count, to_batch
+from recplat.training.metrics import (
+    classification_metrics,
+    forecast_metrics,
+    regression_metrics,
+)
 from recplat.training.options import TrainOptions
 from torch import nn
 from torch.nn import functional as F
+
+# What each task fits: the array a model's output is compared with.
+TASK_TARGETS = {"binary": "label", "regression": "rating", "forecast": "target"}
 
 
 def sample_negatives(
@@ -96,13 +103,14 @@ def train_epoch(
     """Train over the rows in `order`; returns the mean main loss.
 
     `task` "binary" fits the click logit to `label` with cross-entropy;
-    "regression" fits the output to `rating` with squared error. With
+    "regression" fits the output to `rating` and "forecast" the (B, H) output
+    to `target`, both with squared error. With
     `item_categories` set, each batch gets sampled negatives and the model is
     asked for its auxiliary output (DIEN).
     """
     model.train()
-    regression = task == "regression"
-    labels = torch.from_numpy(arrays["rating" if regression else "label"]).float()
+    squared = task in ("regression", "forecast")
+    labels = torch.from_numpy(arrays[TASK_TARGETS[task]]).float()
     rng = rng or np.random.default_rng(0)
     if "hist_item_ids" in arrays:
         lengths = (arrays["hist_item_ids"] > 0).sum(axis=1)
@@ -125,7 +133,7 @@ def train_epoch(
             else:
                 logits, extra = model(batch), None
         target = labels[index].to(device)
-        if regression:
+        if squared:
             loss = F.mse_loss(logits.float(), target)
         else:
             loss = F.binary_cross_entropy_with_logits(logits.float(), target)
@@ -159,8 +167,11 @@ def split_metrics(
     task: str = "binary",
     device: torch.device | None = None,
 ) -> dict[str, float]:
-    """Metrics of `model` on one split: AUC, GAUC and logloss (binary), or RMSE and
-    MAE of predictions clipped to the 1..5 rating scale (regression)."""
+    """Metrics of `model` on one split: AUC, GAUC and logloss (binary), RMSE and
+    MAE of predictions clipped to the 1..5 rating scale (regression), or MAE,
+    RMSE (scaled units) and MAPE, sMAPE (original units) over every step (forecast)."""
+    if task == "forecast":
+        return forecast_metrics(arrays, predict_logits(model, arrays, device=device))
     if task == "regression":
         predicted = np.clip(predict_logits(model, arrays, device=device), 1.0, 5.0)
         return regression_metrics(arrays["rating"], predicted)
@@ -177,8 +188,7 @@ def check_validation(validation: dict[str, np.ndarray], *, task: str) -> None:
     Raises:
         ValueError: Naming the split's size and label counts.
     """
-    target = "rating" if task == "regression" else "label"
-    labels = validation[target]
+    labels = validation[TASK_TARGETS[task]]
     if len(labels) == 0:
         raise ValueError(
             "the validation split is empty: early stopping needs rows to score each epoch "
@@ -192,12 +202,17 @@ def check_validation(validation: dict[str, np.ndarray], *, task: str) -> None:
 
 
 def stopping_score(metrics: dict[str, float], *, task: str) -> float:
-    """What early stopping maximises: AUC, or minus the RMSE."""
+    """What early stopping maximises: AUC, minus the RMSE (ratings), minus the MAE (forecasts)."""
+    if task == "forecast":
+        return -metrics["mae"]
     return -metrics["rmse"] if task == "regression" else metrics["auc"]
 
 
 def best_validation(score: float, *, task: str) -> dict[str, float]:
-    """The best stopping score as the metric it stands for (`best_val_auc` / `best_val_rmse`)."""
+    """The best stopping score as the metric it stands for (`best_val_auc` / `best_val_rmse`
+    / `best_val_mae`)."""
+    if task == "forecast":
+        return {"best_val_mae": -score}
     return {"best_val_rmse": -score} if task == "regression" else {"best_val_auc": score}
 
 
@@ -290,7 +305,7 @@ def fit(
     check_validation(validation, task=task)
     state = state or FitState()
     best = best or _cpu_state(model)
-    rows = shard if shard is not None else np.arange(len(train["user_id"]))
+    rows = shard if shard is not None else np.arange(row_count(train))
     for epoch in range(state.epoch, options.epochs):
         if before_epoch is not None:
             before_epoch(epoch)

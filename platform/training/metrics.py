@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from recplat.forecasting.errors import point_errors
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -54,3 +55,13 @@ def regression_metrics(targets: np.ndarray, predictions: np.ndarray) -> dict[str
     """RMSE and MAE."""
     error = np.asarray(predictions, dtype=np.float64) - np.asarray(targets, dtype=np.float64)
     return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
+
+
+def forecast_metrics(arrays: dict[str, np.ndarray], predictions: np.ndarray) -> dict[str, float]:
+    """MAE and RMSE in the series' scaled units (every series weighs alike) and MAPE,
+    sMAPE in original units (`scale_min` + value * `scale_range` of each row)."""
+    target = arrays["target"]
+    scaled = regression_metrics(target.ravel(), np.asarray(predictions).ravel())
+    low, span = arrays["scale_min"][:, None], arrays["scale_range"][:, None]
+    original = point_errors(target * span + low, np.asarray(predictions) * span + low)
+    return scaled | {"mape": float(original["mape"]), "smape": float(original["smape"])}

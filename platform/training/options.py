@@ -121,15 +121,17 @@ class TrainOptions:
         """The model's config for `vocab` and the service's fitted inputs."""
         cls = entry(self.model_name).config
         derived: dict[str, Any] = {}
+        names = {f.name for f in dataclasses.fields(cls)}
         if inputs is not None:
-            names = {f.name for f in dataclasses.fields(cls)}
             derived = {
                 "fields": inputs.fields,
                 "dense_features": len(inputs.dense),
                 "behaviour_types": BEHAVIOUR_TYPE_ROWS if inputs.behaviour_types else 0,
             }
             derived = {k: v for k, v in derived.items() if k in names}
-        return cls(vocab=vocab, embed_dim=self.embed_dim, **self.model_params, **derived)
+        common = {"vocab": vocab, "embed_dim": self.embed_dim}  # id-space models only
+        common = {k: v for k, v in common.items() if k in names}
+        return cls(**common, **self.model_params, **derived)
 
     def to_record(self) -> dict[str, Any]:
         """Plain values for the registry (`from_record` reads them back)."""

@@ -28,10 +28,13 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "recplat.events": frozenset(BASE | STAGES),
     "recplat.features": frozenset(BASE | STAGES | {"recplat.models"}),
     "recplat.quality": frozenset(BASE | STAGES),
-    "recplat.training": frozenset(BASE | STAGES | {"recplat.models"}),
+    "recplat.forecasting": frozenset(BASE | STAGES | {"recplat.models"}),
+    "recplat.training": frozenset(BASE | STAGES | {"recplat.models", "recplat.forecasting"}),
     "recplat.serving": frozenset(BASE | STAGES | {"recplat.models"}),
     "recplat.cli": frozenset(
-        BASE | STAGES | {"recplat.models", "recplat.training", "recplat.serving"}
+        BASE
+        | STAGES
+        | {"recplat.models", "recplat.forecasting", "recplat.training", "recplat.serving"}
     ),
 }
 

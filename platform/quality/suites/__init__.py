@@ -18,6 +18,7 @@ from recplat.quality.suites.sequences import (
     training_set_suite,
     user_sequence_suite,
 )
+from recplat.quality.suites.series import demand_forecast_suite, series_suite
 from recplat.quality.suites.spec import (
     FLOAT,
     INT,
@@ -44,11 +45,13 @@ __all__ = [
     "TIMESTAMP",
     "DeriveError",
     "SuiteSpec",
+    "demand_forecast_suite",
     "events_suite",
     "item_attributes_suite",
     "item_stats_suite",
     "online_features_suite",
     "ratings_suite",
+    "series_suite",
     "training_set_suite",
     "user_activity_suite",
     "user_profile_suite",

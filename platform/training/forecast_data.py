@@ -1,0 +1,172 @@
+"""Training data of the forecaster: windows of one or many series, split by time.
+
+Each series is cut the same way: the last `test_size` steps are the test part
+(rolling origins every `step`), the `validation_size` steps before them choose
+the epoch, the rest trains. The scaling of a series is fitted on its training
+part only; a window's inputs end before its origin. The windows of every
+series are stacked: one global model learns from all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from recplat.forecasting.series import SeriesSet
+from recplat.forecasting.windows import (
+    FEATURES,
+    Scaling,
+    SplitPoints,
+    split_origins,
+    step_features,
+    windows,
+)
+from recplat.models.layers import Vocab
+from recplat.training.training_set import TrainingData
+
+PARTS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class ForecastSetup:
+    """How series become windows (the model config's lookback, horizon and rolling)."""
+
+    lookback: int
+    horizon: int
+    rolling: int = 7
+    test_size: int | None = None  # default: 2 horizons
+    validation_size: int | None = None  # default: 2 horizons
+    step: int = 1  # steps between test origins
+
+    def sizes(self) -> tuple[int, int]:
+        test = self.test_size if self.test_size is not None else 2 * self.horizon
+        validation = self.validation_size if self.validation_size is not None else 2 * self.horizon
+        return test, validation
+
+
+@dataclass
+class SeriesWindows:
+    """One series prepared: its values, scaling, features and split."""
+
+    series_id: str
+    stamps: pd.DatetimeIndex
+    values: np.ndarray
+    scaling: Scaling
+    features: np.ndarray
+    points: SplitPoints
+    origins: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def check_lengths(n: int, *, setup: ForecastSetup, series_id: str) -> SplitPoints:
+    """The split points of an n-step series.
+
+    Raises:
+        ValueError: The horizon is longer than the test part, or the series is too
+            short for the lookback plus the validation and test parts (named).
+    """
+    test, validation = setup.sizes()
+    if setup.horizon > test:
+        raise ValueError(
+            f"horizon {setup.horizon} is longer than the test part ({test} steps): "
+            "no origin could be scored; lower --horizon or raise --test-size"
+        )
+    if setup.horizon > validation:
+        raise ValueError(
+            f"horizon {setup.horizon} is longer than the validation part ({validation} steps)"
+        )
+    needed = setup.lookback + setup.horizon + validation + test
+    if n < needed:
+        raise ValueError(
+            f"series {series_id} has {n} steps; lookback {setup.lookback} + horizon "
+            f"{setup.horizon} + validation {validation} + test {test} need at least {needed}"
+        )
+    return SplitPoints(validation_start=n - test - validation, test_start=n - test)
+
+
+def prepare_series(series: SeriesSet, *, setup: ForecastSetup) -> list[SeriesWindows]:
+    """Scale, featurise and split every series of `series`."""
+    prepared = []
+    for series_id in series.ids():
+        part = series.series(series_id)
+        values = part["value"].to_numpy(np.float64)
+        points = check_lengths(len(values), setup=setup, series_id=series_id)
+        scaling = Scaling.fit(values[: points.fit_end()])
+        stamps = pd.DatetimeIndex(part["timestamp"])
+        features = step_features(
+            scaling.apply(values), stamps, freq=series.freq, rolling=setup.rolling
+        )
+        origins = split_origins(
+            len(values),
+            lookback=setup.lookback,
+            horizon=setup.horizon,
+            points=points,
+            step=setup.step,
+        )
+        prepared.append(
+            SeriesWindows(series_id, stamps, values, scaling, features, points, origins)
+        )
+    return prepared
+
+
+def part_arrays(
+    prepared: list[SeriesWindows], part: str, *, setup: ForecastSetup
+) -> dict[str, np.ndarray]:
+    """The stacked windows of one part: inputs (N, L * F), target (N, H), each row's
+    scaling, series index and origin."""
+    chunks = []
+    for index, item in enumerate(prepared):
+        origins = item.origins[part]
+        made = windows(
+            item.features,
+            item.scaling.apply(item.values),
+            origins,
+            lookback=setup.lookback,
+            horizon=setup.horizon,
+        )
+        chunks.append(
+            {
+                "inputs": made["inputs"].reshape(len(origins), -1),
+                "target": made["target"],
+                "scale_min": np.full(len(origins), item.scaling.low, np.float64),
+                "scale_range": np.full(len(origins), item.scaling.span, np.float64),
+                "series_index": np.full(len(origins), index, np.int64),
+                "origin": origins.astype(np.int64),
+            }
+        )
+    return {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
+
+
+def forecast_training_data(
+    series: SeriesSet, *, setup: ForecastSetup, source: str
+) -> tuple[TrainingData, list[SeriesWindows]]:
+    """Windows of every series of `series`, as the training job's data.
+
+    Args:
+        source: What the series are (a file, `item_demand`), recorded as the run's
+            feature service.
+    """
+    prepared = prepare_series(series, setup=setup)
+    arrays = {part: part_arrays(prepared, part, setup=setup) for part in PARTS}
+    frames = {
+        part: pd.DataFrame(
+            {
+                "series_id": [prepared[i].series_id for i in values["series_index"]],
+                "origin": values["origin"],
+            }
+        )
+        for part, values in arrays.items()
+    }
+    stamps = series.frame["timestamp"]
+    data = TrainingData(
+        frames=frames,
+        arrays=arrays,
+        item_categories=np.zeros(1, dtype=np.int64),
+        vocab=Vocab(users=0, items=0, categories=0),  # no id spaces: read by no layer
+        max_len=setup.lookback,
+        feature_service=source,
+        validation_run_id=series.validation_run_id or 0,
+        features=tuple(f"{source}:{name}" for name in FEATURES),
+        time_range=(stamps.min().isoformat(), stamps.max().isoformat()),
+    )
+    return data, prepared
