@@ -16,6 +16,7 @@ TARGETS = (
     "rating",
     "user_key",
     "target",
+    "observed",
     "scale_min",
     "scale_range",
     "series_index",

@@ -1,6 +1,6 @@
 """The baselines people actually use: seasonal naive, SARIMA and ETS (statsmodels).
 
-SARIMA and ETS choose their orders on the training part by AIC and keep the
+SARIMA and ETS choose their orders by AIC on the steps before the test part and keep the
 parameters fitted there; at each rolling origin they are applied to the
 history up to that origin (`results.apply`: the state is filtered through the
 new observations, nothing refitted) and forecast H steps, as the LSTM does

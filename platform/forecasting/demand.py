@@ -1,9 +1,10 @@
 """Item demand from the event log, and the forecasts written back to Feast.
 
-Demand is a daily count of one event type (clicks by default: interactions)
-per item, or per category, on a full daily grid (a day without events counts
-0). The day of the log's last event is left out: it may not be over, and a
-partial day would read as a drop in demand.
+Demand is a daily count of one kind of event (clicks, i.e. impressions with
+`clicked` = 1, by default; or impressions, or purchases) per item, or per
+category, on a full daily grid (a day without events counts 0). The day of the
+log's last event is left out: it may not be over, and a partial day would read
+as a drop in demand.
 
 The batch job (`recplat forecast-demand`) forecasts every item with the
 registered forecaster, checks the rows with the `item_demand_forecast` suite,
@@ -55,7 +56,7 @@ def daily_counts(
     days = pd.date_range(first, end, freq="D", inclusive="left")
     if len(days) == 0:
         raise ValueError("the event log holds no complete day")
-    chosen = events[(events["event_type"] == kind).to_numpy() & (stamps < end).to_numpy()]
+    chosen = events[_of_kind(events, kind) & (stamps < end).to_numpy()]
     keys = chosen["item_id"].to_numpy(np.int64)
     ids = np.unique(events["item_id"].to_numpy(np.int64))
     if by == "category":
@@ -76,6 +77,14 @@ def daily_counts(
             "value": counts.ravel(),
         }
     )
+
+
+def _of_kind(events: pd.DataFrame, kind: str) -> np.ndarray:
+    """Rows that count as `kind`: a click is an impression with clicked = 1."""
+    types = events["event_type"].to_numpy()
+    if kind == "click":
+        return (types == "impression") & (events["clicked"].to_numpy() == 1)
+    return np.asarray(types == kind)
 
 
 def item_demand(

@@ -7,6 +7,8 @@ those steps count as no error). Percentages are in percent.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 ERRORS = ("mape", "smape", "mae", "rmse")
@@ -33,7 +35,9 @@ def point_errors(
         sape = np.where(
             denominator > 0, 2 * np.abs(error) / np.where(denominator > 0, denominator, 1.0), 0.0
         )
-        mape = np.nanmean(ape, axis=axis) * 100 if nonzero.any() else np.nan
+    with warnings.catch_warnings():  # a step with no nonzero actual has no MAPE (NaN)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mape = np.nanmean(ape, axis=axis) * 100
     return {
         "mape": mape,
         "smape": np.mean(sape, axis=axis) * 100,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from recplat.forecasting.evaluation import actuals
 from recplat.forecasting.series import SeriesSet
 from recplat.forecasting.windows import (
     FEATURES,
@@ -112,8 +113,8 @@ def prepare_series(series: SeriesSet, *, setup: ForecastSetup) -> list[SeriesWin
 def part_arrays(
     prepared: list[SeriesWindows], part: str, *, setup: ForecastSetup
 ) -> dict[str, np.ndarray]:
-    """The stacked windows of one part: inputs (N, L * F), target (N, H), each row's
-    scaling, series index and origin."""
+    """The stacked windows of one part: inputs (N, L * F), target (N, H, scaled), observed
+    (N, H, original units), each row's scaling, series index and origin."""
     chunks = []
     for index, item in enumerate(prepared):
         origins = item.origins[part]
@@ -128,6 +129,7 @@ def part_arrays(
             {
                 "inputs": made["inputs"].reshape(len(origins), -1),
                 "target": made["target"],
+                "observed": actuals(item.values, origins, horizon=setup.horizon),
                 "scale_min": np.full(len(origins), item.scaling.low, np.float64),
                 "scale_range": np.full(len(origins), item.scaling.span, np.float64),
                 "series_index": np.full(len(origins), index, np.int64),

@@ -59,9 +59,9 @@ def regression_metrics(targets: np.ndarray, predictions: np.ndarray) -> dict[str
 
 def forecast_metrics(arrays: dict[str, np.ndarray], predictions: np.ndarray) -> dict[str, float]:
     """MAE and RMSE in the series' scaled units (every series weighs alike) and MAPE,
-    sMAPE in original units (`scale_min` + value * `scale_range` of each row)."""
-    target = arrays["target"]
-    scaled = regression_metrics(target.ravel(), np.asarray(predictions).ravel())
+    sMAPE in original units: `observed` against `scale_min` + prediction * `scale_range`
+    of each row (the float32 target would turn an observed 0 into a tiny MAPE divisor)."""
+    scaled = regression_metrics(arrays["target"].ravel(), np.asarray(predictions).ravel())
     low, span = arrays["scale_min"][:, None], arrays["scale_range"][:, None]
-    original = point_errors(target * span + low, np.asarray(predictions) * span + low)
+    original = point_errors(arrays["observed"], np.asarray(predictions) * span + low)
     return scaled | {"mape": float(original["mape"]), "smape": float(original["smape"])}
