@@ -11,7 +11,7 @@ YAML).
 from feast import FeatureService
 
 from context_features import context_features
-from item_features import item_attributes, item_stats
+from item_features import item_attributes, item_demand_forecast, item_stats
 from sequence_features import user_sequence
 from user_features import user_activity, user_profile
 
@@ -68,4 +68,15 @@ logistic_regression_v1 = FeatureService(
     features=_full(_sequence()),
     description="Logistic regression's inputs: profile, activity, item statistics, context.",
     tags={"consumer": "logistic_regression"},
+)
+
+
+# Item demand forecasts (`recplat forecast-demand` writes them) beside the item's
+# attributes: what `recplat features get-online --service item_demand_v1` shows and a
+# ranker may add to its own service (a stock- or trend-aware boost).
+item_demand_v1 = FeatureService(
+    name="item_demand_v1",
+    features=[item_attributes, item_demand_forecast],
+    description="Forecast demand of the next day and week per item, with its attributes.",
+    tags={"consumer": "users"},
 )

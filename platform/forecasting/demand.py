@@ -162,8 +162,15 @@ def write_demand_forecasts(
     """Gate the rows, then keep them offline (beside earlier origins) and write them online.
 
     Raises:
+        ValueError: The view is not registered (`recplat features apply`): nothing written.
         DataQualityError: The rows failed their suite: nothing is written anywhere.
     """
+    store = open_store(settings.feature_repo)
+    if VIEW not in {view.name for view in store.list_feature_views()}:
+        raise ValueError(
+            f"feature view {VIEW} is not registered with Feast in {settings.feature_repo}: "
+            "run `recplat features apply` first (nothing written)"
+        )
     run_id = gate.check(df=rows, spec=demand_forecast_suite(), allow=allow, stage="write-back")
     path = settings.offline_dir / f"{VIEW}.parquet"
     table = rows
@@ -172,7 +179,6 @@ def write_demand_forecasts(
         table = table.drop_duplicates(["item_id", "event_timestamp"], keep="last")
     write_parquet(table.reset_index(drop=True), path)
     origin = pd.Timestamp(rows["event_timestamp"].max()).to_pydatetime()
-    store = open_store(settings.feature_repo)
     write_view(
         store=store,
         view_name=VIEW,
