@@ -177,7 +177,9 @@ def _train_forecaster(
         demand = guard(lambda: item_demand(settings=ctx.settings, gate=ctx.gate, allow=allow))
     # Event logs are short: the validation and test parts are one horizon each.
     config = options.model_config(Vocab(users=0, items=0, categories=0))
-    setup = setup_from(options, test_size=config.horizon, validation_size=config.horizon)
+    setup = guard(
+        lambda: setup_from(options, test_size=config.horizon, validation_size=config.horizon)
+    )
     days = len(demand.series(demand.ids()[0]))
     needed = setup.lookback + 3 * setup.horizon
     if days < needed:

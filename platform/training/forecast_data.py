@@ -40,6 +40,21 @@ class ForecastSetup:
     validation_size: int | None = None  # default: 2 horizons
     step: int = 1  # steps between test origins
 
+    def __post_init__(self) -> None:
+        if min(self.lookback, self.horizon, self.rolling, self.step) < 1:
+            raise ValueError("lookback, horizon, rolling and step must be >= 1")
+        test, validation = self.sizes()
+        if self.horizon > test:
+            raise ValueError(
+                f"horizon {self.horizon} is longer than the test part ({test} steps): "
+                "no origin could be scored; lower --horizon or raise --test-size"
+            )
+        if self.horizon > validation:
+            raise ValueError(
+                f"horizon {self.horizon} is longer than the validation part ({validation} "
+                "steps): no epoch could be chosen; raise --validation-size"
+            )
+
     def sizes(self) -> tuple[int, int]:
         test = self.test_size if self.test_size is not None else 2 * self.horizon
         validation = self.validation_size if self.validation_size is not None else 2 * self.horizon
@@ -63,19 +78,10 @@ def check_lengths(n: int, *, setup: ForecastSetup, series_id: str) -> SplitPoint
     """The split points of an n-step series.
 
     Raises:
-        ValueError: The horizon is longer than the test part, or the series is too
-            short for the lookback plus the validation and test parts (named).
+        ValueError: The series is too short for the lookback, a horizon and the
+            validation and test parts (named, with the steps each needs).
     """
     test, validation = setup.sizes()
-    if setup.horizon > test:
-        raise ValueError(
-            f"horizon {setup.horizon} is longer than the test part ({test} steps): "
-            "no origin could be scored; lower --horizon or raise --test-size"
-        )
-    if setup.horizon > validation:
-        raise ValueError(
-            f"horizon {setup.horizon} is longer than the validation part ({validation} steps)"
-        )
     needed = setup.lookback + setup.horizon + validation + test
     if n < needed:
         raise ValueError(

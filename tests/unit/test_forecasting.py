@@ -113,9 +113,9 @@ def test_split_keeps_every_target_inside_its_part() -> None:
 
 def test_lengths_that_cannot_be_split_are_named() -> None:
     with pytest.raises(ValueError, match="horizon 30 is longer than the test part"):
-        check_lengths(
-            500, setup=ForecastSetup(lookback=14, horizon=30, test_size=21), series_id="a"
-        )
+        ForecastSetup(lookback=14, horizon=30, test_size=21)
+    with pytest.raises(ValueError, match="longer than the validation part"):
+        ForecastSetup(lookback=14, horizon=7, test_size=21, validation_size=3)
     with pytest.raises(ValueError, match=r"series shop_7 has 40 steps.*need at least 56"):
         check_lengths(40, setup=SETUP, series_id="shop_7")
 
