@@ -61,5 +61,6 @@ item_demand_forecast = FeatureView(
     ],
     source=item_demand_forecast_source,
     online=True,
-    tags={"team": "forecasting"},
+    # The source is written by that job; `recplat features apply` leaves an empty one.
+    tags={"team": "forecasting", "written_by": "recplat forecast-demand"},
 )

@@ -85,4 +85,29 @@ def apply_repo(repo: Path) -> list[str]:
     store = open_store(repo)
     objects = load_definitions(repo)
     store.apply(objects)
+    for obj in objects:
+        _empty_written_back_source(obj)
     return [f"{type(o).__name__}:{o.name}" for o in objects]
+
+
+def _empty_written_back_source(view: Any) -> None:
+    """An empty, typed source file for a view a job writes later (tag `written_by`), so
+    bare `feast materialize` and historical reads work before the job's first run."""
+    from feast import FeatureView, FileSource
+
+    if not isinstance(view, FeatureView) or "written_by" not in view.tags:
+        return
+    source = view.batch_source
+    if not isinstance(source, FileSource) or Path(source.path).exists():
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from feast.type_map import feast_value_type_to_pa
+
+    fields = [
+        pa.field(f.name, feast_value_type_to_pa(f.dtype.to_value_type()))
+        for f in (*view.entity_columns, *view.features)
+    ]
+    fields.append(pa.field(source.timestamp_field, pa.timestamp("us", tz="UTC")))
+    Path(source.path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.schema(fields).empty_table(), source.path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,18 @@ class SeriesSet:
     validation_run_id: int | None = None
 
     def ids(self) -> list[str]:
-        return list(dict.fromkeys(self.frame["series_id"]))
+        return list(self._parts)
 
     def series(self, series_id: str) -> pd.DataFrame:
-        part = self.frame[self.frame["series_id"] == series_id]
-        return part.reset_index(drop=True)
+        return self._parts[series_id]
+
+    @cached_property
+    def _parts(self) -> dict[str, pd.DataFrame]:
+        # One pass over the frame: filtering it per id is quadratic over 10k series.
+        return {
+            str(key): part.reset_index(drop=True)
+            for key, part in self.frame.groupby("series_id", sort=False)
+        }
 
 
 def period(freq: str) -> pd.DateOffset | pd.Timedelta:

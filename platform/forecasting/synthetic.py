@@ -5,7 +5,8 @@ Each item's daily demand is
     level_i * (1 + trend_i * t / 365) * weekly_i(dow) * yearly_i(doy) * shift_i(t) + noise
 
 - `level_i`: log-normal base demand (median 20 a day);
-- `trend_i`: yearly growth, N(0.15, 0.2) (some items decline);
+- `trend_i`: yearly growth, N(0.15, 0.2) (some items decline; `trend_mean`,
+  `trend_sd`);
 - `weekly_i`: a weekend lift, 1 + a_i * [Sat, Sun] with a_i ~ U(0, 0.6), and a
   mid-week dip of half that;
 - `yearly_i`: 1 + b_i * sin(2 pi (doy - phase_i) / 365.25), b_i ~ U(0.1, 0.4);
@@ -35,6 +36,8 @@ class SeriesConfig:
     seed: int = 0
     noise: float = 0.08
     shift_probability: float = 0.5
+    trend_mean: float = 0.15  # yearly growth, N(trend_mean, trend_sd) per item
+    trend_sd: float = 0.2
 
     def __post_init__(self) -> None:
         if self.items < 1 or self.days < 1:
@@ -51,7 +54,7 @@ def generate_series(config: SeriesConfig) -> pd.DataFrame:
     dow = stamps.dayofweek.to_numpy()
     doy = stamps.dayofyear.to_numpy()
     level = rng.lognormal(np.log(20), 0.6, n)
-    trend = rng.normal(0.15, 0.2, n)
+    trend = rng.normal(config.trend_mean, config.trend_sd, n)
     weekend = rng.uniform(0, 0.6, n)
     amplitude, phase = rng.uniform(0.1, 0.4, n), rng.uniform(0, 365, n)
     shifted = rng.random(n) < config.shift_probability

@@ -101,3 +101,10 @@ def test_gradients_reach_every_parameter() -> None:
 def test_bad_configs_name_the_field(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(CONFIG, **change)  # type: ignore[arg-type]
+
+
+def test_config_round_trips_through_the_registry_form() -> None:
+    from recplat.models.catalog import config_from_dict, config_to_dict
+
+    config = dataclasses.replace(CONFIG, normalization="none", seasonal_skip=False)
+    assert config_from_dict("forecaster", config_to_dict(config)) == config
