@@ -41,7 +41,10 @@ def forecast_command(
     horizon: Annotated[int, typer.Option(help="Steps forecast at once from each origin.")],
     lookback: Annotated[
         int | None,
-        typer.Option(help="Steps the model reads before an origin [max(3 seasons, 2 horizons)]."),
+        typer.Option(
+            help="Steps the model reads before an origin "
+            "(default: 3 seasons or 2 horizons, the longer)."
+        ),
     ] = None,
     test_size: Annotated[
         int | None,
@@ -55,7 +58,8 @@ def forecast_command(
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on val MAE).")] = 40,
     hidden: Annotated[int, typer.Option(help="LSTM hidden size.")] = 64,
     rolling: Annotated[
-        int | None, typer.Option(help="Window of the rolling mean and variance [season].")
+        int | None,
+        typer.Option(help="Window of the rolling mean and variance (default: one season)."),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Windows per step.")] = 128,
     seed: Annotated[int, typer.Option(help="Seed of init and shuffling.")] = 0,
