@@ -16,11 +16,14 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     import pandas as pd
+    from recplat.cli.context import PlatformContext
     from recplat.forecasting.evaluation import Evaluation
     from recplat.forecasting.series import SeriesSet
     from recplat.registry.store import MetadataStore
     from recplat.registry.tables import ModelVersion
+    from recplat.training.forecast_data import ForecastSetup
     from recplat.training.forecast_job import TrainedForecaster
+    from recplat.training.options import TrainOptions
 
 BASELINES = ("seasonal_naive", "sarima", "ets")
 SHOWN_METRICS = (("mape", "MAPE %"), ("smape", "sMAPE %"), ("mae", "MAE"))
@@ -97,7 +100,7 @@ def forecast_command(
     from recplat.forecasting.series import SeriesError, load_series
     from recplat.models.layers import Vocab
     from recplat.training.forecast_data import ForecastSetup
-    from recplat.training.forecast_job import rolling_origin, train_forecaster
+    from recplat.training.forecast_job import rolling_origin
     from recplat.training.options import TrainOptions
 
     chosen = tuple(b.strip() for b in baselines.split(",") if b.strip())
@@ -148,20 +151,10 @@ def forecast_command(
         f"{path}: {len(ids)} series, {len(series.frame):,} steps ({freq}){filled}; "
         f"validation run {series.validation_run_id}"
     )
-    from recplat.cli.train import _epoch_progress
-
-    with _epoch_progress("training the forecaster", epochs) as on_epoch:
-        trained = guard(
-            lambda: train_forecaster(
-                settings=ctx.settings,
-                metadata=ctx.metadata,
-                series=series,
-                options=options,
-                setup=setup,
-                source=f"file:{path.name}",
-                on_epoch=on_epoch,
-            )
-        )
+    trained = train_with_progress(
+        ctx, series=series, options=options, setup=setup, source=f"file:{path.name}",
+        title="training the forecaster",
+    )  # fmt: skip
     outcome = trained.outcome
     with console.status(f"rolling-origin evaluation ({', '.join(('lstm', *chosen))})..."):
         total, per_series = rolling_origin(trained, baselines=chosen)
@@ -187,6 +180,33 @@ def forecast_command(
         f"registered forecaster version {outcome.version} (run {outcome.run_id}); "
         f"future: {csv} ({len(future_frame):,} rows); plot: {png}"
     )
+
+
+def train_with_progress(
+    ctx: PlatformContext,
+    *,
+    series: SeriesSet,
+    options: TrainOptions,
+    setup: ForecastSetup,
+    source: str,
+    title: str,
+) -> TrainedForecaster:
+    """Train and register a forecaster through Ray Train, an epoch bar on the console."""
+    from recplat.cli.train import _epoch_progress
+    from recplat.training.forecast_job import train_forecaster
+
+    with _epoch_progress(title, options.epochs) as on_epoch:
+        return guard(
+            lambda: train_forecaster(
+                settings=ctx.settings,
+                metadata=ctx.metadata,
+                series=series,
+                options=options,
+                setup=setup,
+                source=source,
+                on_epoch=on_epoch,
+            )
+        )
 
 
 def _future(trained: TrainedForecaster, series: SeriesSet) -> pd.DataFrame:

@@ -168,10 +168,10 @@ def _train_forecaster(
     ctx: PlatformContext, options: TrainOptions, *, allow: tuple[str, ...]
 ) -> None:
     """The global forecaster over every item's daily demand (clicks), by the same driver."""
-    from recplat.cli.forecast import overall_table
+    from recplat.cli.forecast import overall_table, train_with_progress
     from recplat.forecasting.demand import item_demand
     from recplat.models.layers import Vocab
-    from recplat.training.forecast_job import rolling_origin, setup_from, train_forecaster
+    from recplat.training.forecast_job import rolling_origin, setup_from
 
     with console.status("counting daily item demand from the event log (GX)..."):
         demand = guard(lambda: item_demand(settings=ctx.settings, gate=ctx.gate, allow=allow))
@@ -189,20 +189,10 @@ def _train_forecaster(
             f"(`recplat data generate --days {needed + 10}`) or lower the lookback"
         )
         raise typer.Exit(1)
-    with _epoch_progress(
-        f"training forecaster on {len(demand.ids()):,} items", options.epochs
-    ) as on_epoch:
-        trained = guard(
-            lambda: train_forecaster(
-                settings=ctx.settings,
-                metadata=ctx.metadata,
-                series=demand,
-                options=options,
-                setup=setup,
-                source="item_demand",
-                on_epoch=on_epoch,
-            )
-        )
+    trained = train_with_progress(
+        ctx, series=demand, options=options, setup=setup, source="item_demand",
+        title=f"training forecaster on {len(demand.ids()):,} items",
+    )  # fmt: skip
     with console.status("rolling-origin evaluation against seasonal naive..."):
         total, _ = rolling_origin(trained, baselines=("seasonal_naive",))
     console.print(metrics_table([trained.outcome]))

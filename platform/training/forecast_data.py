@@ -73,6 +73,17 @@ class SeriesWindows:
     points: SplitPoints
     origins: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def window_arrays(self, origins: np.ndarray, *, setup: ForecastSetup) -> dict[str, np.ndarray]:
+        """Inputs (N, L * F), as the model reads them flattened, and scaled targets (N, H)."""
+        made = windows(
+            self.features,
+            self.scaling.apply(self.values),
+            origins,
+            lookback=setup.lookback,
+            horizon=setup.horizon,
+        )
+        return {"inputs": made["inputs"].reshape(len(origins), -1), "target": made["target"]}
+
 
 def check_lengths(n: int, *, setup: ForecastSetup, series_id: str) -> SplitPoints:
     """The split points of an n-step series.
@@ -124,17 +135,10 @@ def part_arrays(
     chunks = []
     for index, item in enumerate(prepared):
         origins = item.origins[part]
-        made = windows(
-            item.features,
-            item.scaling.apply(item.values),
-            origins,
-            lookback=setup.lookback,
-            horizon=setup.horizon,
-        )
+        made = item.window_arrays(origins, setup=setup)
         chunks.append(
             {
-                "inputs": made["inputs"].reshape(len(origins), -1),
-                "target": made["target"],
+                **made,
                 "observed": actuals(item.values, origins, horizon=setup.horizon),
                 "scale_min": np.full(len(origins), item.scaling.low, np.float64),
                 "scale_range": np.full(len(origins), item.scaling.span, np.float64),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from recplat.forecasting.evaluation import Evaluation, actuals, baseline_forecasts, evaluate
 from recplat.forecasting.series import SeriesSet, period
-from recplat.forecasting.windows import Scaling, step_features, windows
+from recplat.forecasting.windows import Scaling, step_features
 from recplat.models.layers import Vocab
 from recplat.models.predict import predict_logits
 from recplat.registry.artifacts import load_artifact
@@ -83,15 +83,8 @@ def lstm_forecasts(
     model: nn.Module, item: SeriesWindows, origins: np.ndarray, *, setup: ForecastSetup
 ) -> np.ndarray:
     """(N, H) forecasts of `model` at `origins`, in the series' original units."""
-    made = windows(
-        item.features,
-        item.scaling.apply(item.values),
-        origins,
-        lookback=setup.lookback,
-        horizon=setup.horizon,
-    )
-    arrays = {"inputs": made["inputs"].reshape(len(origins), -1)}
-    return item.scaling.invert(predict_logits(model, arrays))
+    inputs = item.window_arrays(origins, setup=setup)["inputs"]
+    return item.scaling.invert(predict_logits(model, {"inputs": inputs}))
 
 
 def rolling_origin(
