@@ -31,6 +31,10 @@ class LocalCluster:
     port: int = 6390
     dashboard_port: int = 8270
     cpus_per_node: int = 1
+    # Each node on its own loopback address (any 127.x.y.z is this machine), as two
+    # machines would be: nothing can pass between them through a shared 127.0.0.1.
+    head_ip: str = "127.0.0.1"
+    worker_ip: str = "127.0.0.1"
 
     @property
     def temp_dir(self) -> Path:
@@ -40,12 +44,12 @@ class LocalCluster:
     @property
     def address(self) -> str:
         """GCS address for `RAY_ADDRESS` / `ray.init(address=...)`."""
-        return f"127.0.0.1:{self.port}"
+        return f"{self.head_ip}:{self.port}"
 
     @property
     def jobs_url(self) -> str:
         """Job submission (dashboard) URL for `ray job submit --address`."""
-        return f"http://127.0.0.1:{self.dashboard_port}"
+        return f"http://{self.head_ip}:{self.dashboard_port}"
 
 
 def _run(args: list[str]) -> None:
@@ -67,7 +71,7 @@ def _ports(base: int) -> list[str]:
 def start(cluster: LocalCluster) -> None:
     """Start the head and the second node; returns once both are registered."""
     cluster.temp_dir.mkdir(parents=True, exist_ok=True)
-    common = ["--node-ip-address=127.0.0.1", f"--num-cpus={cluster.cpus_per_node}"]
+    common = [f"--num-cpus={cluster.cpus_per_node}"]
     _run(
         [
             str(RAY),
@@ -76,7 +80,8 @@ def start(cluster: LocalCluster) -> None:
             f"--port={cluster.port}",
             f"--temp-dir={cluster.temp_dir}",
             "--include-dashboard=true",
-            "--dashboard-host=127.0.0.1",
+            f"--dashboard-host={cluster.head_ip}",
+            f"--node-ip-address={cluster.head_ip}",
             f"--dashboard-port={cluster.dashboard_port}",
             f"--ray-client-server-port={cluster.port + 3}",
             '--resources={"node_a": 1}',
@@ -92,6 +97,7 @@ def start(cluster: LocalCluster) -> None:
             str(RAY),
             "start",
             f"--address={cluster.address}",
+            f"--node-ip-address={cluster.worker_ip}",
             '--resources={"node_b": 1}',
             f"--min-worker-port={cluster.port + 14500}",
             f"--max-worker-port={cluster.port + 14999}",
