@@ -1,7 +1,7 @@
 """The production profile for real: Redis online store, Feast SQL registry and platform
 metadata on PostgreSQL, selected by configuration only (infra/feast/feature_store.prod.yaml
 and RECPLAT_* settings). Each run has its own Feast project (Redis keys carry it) and its
-own PostgreSQL schema, and removes both. Skipped, with the reason, where the services are
+own PostgreSQL database, and removes both. Skipped, with the reason, where the services are
 not running.
 """
 
@@ -32,7 +32,7 @@ from recplat.training.training_set import prepare_training_data
 from tests.conftest import REPO_ROOT, make_settings
 
 pytestmark = pytest.mark.integration
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 REDIS = "127.0.0.1:6379"
 
 
@@ -59,8 +59,8 @@ def prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     _services_or_skip()
     name = f"recplat_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    in_schema = f"{POSTGRES}?options=-csearch_path%3D{name}"
+        conn.execute(f'CREATE DATABASE "{name}"')
+    in_schema = f"{POSTGRES_SERVER}/{name}"
     settings = make_settings(tmp_path)
     # The deployed profile, as the Dockerfile installs it; only the project is this test's.
     prod_yaml = (REPO_ROOT / "infra" / "feast" / "feature_store.prod.yaml").read_text()
@@ -79,7 +79,7 @@ def prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
             open_store(settings.feature_repo).teardown()  # the project's Redis keys
         finally:
             with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as c:
-                c.execute(f'DROP SCHEMA "{name}" CASCADE')
+                c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             shutil.rmtree(tmp_path, ignore_errors=True)
 
 
@@ -100,14 +100,12 @@ def test_the_pipeline_runs_on_redis_and_postgresql(prod: Settings) -> None:
     keys = redis.Redis(host="127.0.0.1", port=6379).keys(f"*{project}*")
     assert keys, "materialize wrote nothing to Redis"
 
-    # Feast's registry and recplat's metadata live in this test's PostgreSQL schema.
-    schema = project
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test") as conn:
+    # Feast's registry and recplat's metadata live in this test's own PostgreSQL database.
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={project}") as conn:
         tables = {
             r[0]
             for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (schema,),
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
             )
         }
     assert {"feature_views", "entities", "validation_runs", "training_runs"} <= tables

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import yaml
 
@@ -22,6 +24,7 @@ def test_rayservice_serve_config_is_valid_and_has_no_unknown_keys() -> None:
         assert set(app) <= set(ServeApplicationSchema.model_fields), app
         module, _, builder = app["import_path"].partition(":")
         assert (module, builder) == ("recplat.serving.app", "build_app")
+        assert callable(getattr(importlib.import_module(module), builder))  # it imports
         AppArgs.model_validate(app["args"])  # extra="forbid": a typo fails here
 
 
