@@ -151,7 +151,9 @@ def fill_gaps(frame: pd.DataFrame, *, freq: str, how: str) -> tuple[pd.DataFrame
     for series_id, unsorted in frame.groupby("series_id", sort=False):
         part = unsorted.sort_values("timestamp")
         grid = pd.date_range(
-            part["timestamp"].iloc[0], part["timestamp"].iloc[-1], freq=_alias(freq, part)
+            part["timestamp"].iloc[0],
+            part["timestamp"].iloc[-1],
+            freq=grid_alias(freq, part["timestamp"].iloc[0]),
         )
         if not part["timestamp"].isin(grid).all():
             return frame, 0  # off-grid stamps are not a gap: the check names them
@@ -164,10 +166,12 @@ def fill_gaps(frame: pd.DataFrame, *, freq: str, how: str) -> tuple[pd.DataFrame
     return pd.concat(parts, ignore_index=True), added
 
 
-def _alias(freq: str, part: pd.DataFrame) -> str:
+def grid_alias(freq: str, first: pd.Timestamp) -> str:
+    """The pandas frequency of a series' grid from its `first` stamp: month ends or starts
+    as the series has them; weeks from the series' own weekday ("W" would snap to Sundays)."""
     if freq == "M":
-        return "ME" if part["timestamp"].iloc[0].is_month_end else "MS"
-    return freq
+        return "ME" if first.is_month_end else "MS"
+    return "7D" if freq == "W" else freq
 
 
 def load_series(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from recplat.forecasting.evaluation import Evaluation, actuals, baseline_forecasts, evaluate
-from recplat.forecasting.series import SeriesSet, period
+from recplat.forecasting.series import SeriesSet, grid_alias, period
 from recplat.forecasting.windows import Scaling, step_features
 from recplat.models.layers import Vocab
 from recplat.models.predict import predict_logits
@@ -159,7 +159,9 @@ def future(
         features = step_features(scaling.apply(values), stamps, freq=series.freq, rolling=rolling)
         inputs.append(features[-lookback:].reshape(-1))
         ahead = pd.date_range(
-            stamps[-1] + period(series.freq), periods=horizon, freq=_alias(series.freq, stamps[-1])
+            stamps[-1] + period(series.freq),
+            periods=horizon,
+            freq=grid_alias(series.freq, stamps[-1]),
         )
         frames.append((series_id, ahead, scaling))
     scaled = predict_logits(model, {"inputs": np.stack(inputs)})
@@ -172,9 +174,3 @@ def future(
         ],
         ignore_index=True,
     )
-
-
-def _alias(freq: str, last: pd.Timestamp) -> str:
-    if freq == "M":
-        return "ME" if last.is_month_end else "MS"
-    return freq

@@ -97,6 +97,12 @@ def test_monthly_and_weekly_grids(tmp_path: Path, context: PlatformContext) -> N
     skipped = pd.DataFrame({"timestamp": weeks.delete(12), "value": np.arange(29.0)})
     with pytest.raises(SeriesError, match=f"1 missing step.*{weeks[11]:%Y-%m-%d} and"):
         load_series(_write(tmp_path / "w.csv", skipped), freq="W", gate=context.gate)
+    saturdays = pd.date_range("2020-01-04", periods=30, freq="7D", tz="UTC")  # not W-SUN
+    frame = pd.DataFrame({"timestamp": saturdays.delete(5), "value": np.arange(29.0)})
+    filled = load_series(
+        _write(tmp_path / "sat.csv", frame), freq="W", gate=context.gate, fill="interpolate"
+    )
+    assert filled.filled == 1 and list(filled.frame["timestamp"]) == list(saturdays)
 
 
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:

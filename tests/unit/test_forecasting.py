@@ -243,3 +243,24 @@ def test_forecast_rows_sum_the_first_day_and_week() -> None:
     ).all()
     with pytest.raises(ValueError, match="at least 7 days"):
         forecast_rows(forecasts[forecasts["timestamp"] < stamps[3]], model_version=4)
+
+
+@pytest.mark.parametrize(
+    ("freq", "stamps"),
+    [
+        ("W", pd.date_range("2020-01-04", periods=40, freq="7D", tz="UTC")),  # Saturdays
+        ("M", pd.date_range("2015-01-31", periods=40, freq="ME", tz="UTC")),
+        ("M", pd.date_range("2015-01-01", periods=40, freq="MS", tz="UTC")),
+        ("D", pd.date_range("2024-01-01", periods=40, freq="D", tz="UTC")),
+    ],
+)
+def test_future_steps_continue_the_series_own_grid(freq: str, stamps: pd.DatetimeIndex) -> None:
+    from recplat.models.lstm_forecaster import LSTMForecaster, LSTMForecasterConfig
+    from recplat.training.forecast_job import future
+
+    frame = pd.DataFrame({"series_id": "s", "timestamp": stamps, "value": np.arange(40.0) + 1})
+    model = LSTMForecaster(LSTMForecasterConfig(lookback=12, horizon=5, season=4, hidden=4))
+    ahead = future(model, SeriesSet(frame=frame, freq=freq), lookback=12, horizon=5, rolling=4)
+    expected = pd.date_range(stamps[-1], periods=6, freq=stamps.freq)[1:]
+    assert list(ahead["timestamp"]) == list(expected)
+    assert ahead["forecast"].notna().all()
