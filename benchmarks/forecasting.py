@@ -15,7 +15,9 @@ Accuracy (in one run, every model on the same origins):
 
 Each series: the last `test` steps are scored from an origin every `step`
 steps, H steps ahead; the LSTM trains before the `validation` part and takes
-the epoch with the lowest validation MAE; SARIMA / ETS choose orders by AIC on
+the epoch with the lowest validation MAE, once per skip baseline (profile,
+last season), and the one with the lower validation MAE is kept, as
+`recplat forecast --skip-baseline auto` does; SARIMA / ETS choose orders by AIC on
 everything before the test part. MAPE per series averages over its origins
 and steps; the table averages over series.
 
@@ -48,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import scratch_settings
 from recplat.forecasting.series import SeriesSet
 from recplat.forecasting.synthetic import SeriesConfig, generate_series
+from recplat.models.lstm_forecaster import SKIP_BASELINES
 from recplat.training.forecast_data import ForecastSetup
 from recplat.training.forecast_job import (
     TrainedForecaster,
@@ -59,6 +62,15 @@ from recplat.training.options import TrainOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PLAIN = {"normalization": "none", "seasonal_skip": False}
+COLUMNS = (
+    "LSTM",
+    "LSTM, last-season skip",
+    "LSTM, skip by validation",
+    "plain LSTM",
+    "seasonal_naive",
+    "sarima",
+    "ets",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +149,10 @@ def cases() -> list[Case]:
     ]
 
 
-def train(case: Case, *, epochs: int, seed: int, plain: bool) -> tuple[TrainedForecaster, float]:
+def train(
+    case: Case, *, epochs: int, seed: int, plain: bool, skip: str = "profile"
+) -> tuple[TrainedForecaster, float, float]:
+    """One in-process model; returns it, its training seconds and its best validation MAE."""
     setup = case.setup
     data, prepared = forecast_training_data(case.series, setup=setup, source=case.name)
     params = {
@@ -146,7 +161,7 @@ def train(case: Case, *, epochs: int, seed: int, plain: bool) -> tuple[TrainedFo
         "season": case.season,
         "rolling": setup.rolling,
         "hidden": case.hidden,
-    } | (PLAIN if plain else {})
+    } | (PLAIN if plain else {"skip_baseline": skip})
     options = TrainOptions(
         model_name="forecaster",
         epochs=epochs,
@@ -164,7 +179,7 @@ def train(case: Case, *, epochs: int, seed: int, plain: bool) -> tuple[TrainedFo
         setup=setup,
         season=case.season,
     )
-    return trained, result.train_seconds
+    return trained, result.train_seconds, -result.state.best_score
 
 
 def accuracy(*, epochs: int, seeds: int) -> list[dict[str, Any]]:
@@ -173,23 +188,42 @@ def accuracy(*, epochs: int, seeds: int) -> list[dict[str, Any]]:
         per_model: dict[str, list[pd.DataFrame]] = {}
         specs: dict[str, str] = {}
         seconds: dict[str, float] = {}
+        chosen: dict[str, int] = {}  # skip baseline kept on validation, per seed
         for plain in (False, True) if case.plain else (False,):
             label = "plain LSTM" if plain else "LSTM"
             for seed in range(seeds):
-                trained, took = train(case, epochs=epochs, seed=seed, plain=plain)
+                if plain:
+                    trained, took, _ = train(case, epochs=epochs, seed=seed, plain=True)
+                    models = {label: trained}
+                else:  # both skip baselines; `--skip-baseline auto` keeps the lower val MAE
+                    tried = {
+                        skip: train(case, epochs=epochs, seed=seed, plain=False, skip=skip)
+                        for skip in SKIP_BASELINES
+                    }
+                    kept = min(tried, key=lambda k: tried[k][2])
+                    chosen[kept] = chosen.get(kept, 0) + 1
+                    models = {
+                        "LSTM": tried["profile"][0],
+                        "LSTM, last-season skip": tried["last_season"][0],
+                        "LSTM, skip by validation": tried[kept][0],
+                    }
+                    took = tried["profile"][1]
                 seconds[label] = seconds.get(label, 0.0) + took / seeds
-                started = time.perf_counter()
-                baselines = ("seasonal_naive", "sarima", "ets") if not plain and seed == 0 else ()
-                _, per_series = rolling_origin(trained, baselines=baselines)
-                if baselines:
-                    seconds["baselines"] = time.perf_counter() - started
-                for series_id, evaluation in per_series.items():
-                    table = evaluation.overall.assign(series=series_id, seed=seed)
-                    table["model"] = table["model"].replace({"lstm": label})
-                    for model, part in table.groupby("model"):
-                        per_model.setdefault(str(model), []).append(part)
-                        if part["spec"].iloc[0]:
-                            specs[f"{series_id}:{model}"] = str(part["spec"].iloc[0])
+                for name, model in models.items():
+                    first = name == "LSTM" and seed == 0
+                    started = time.perf_counter()
+                    baselines = ("seasonal_naive", "sarima", "ets") if first else ()
+                    _, per_series = rolling_origin(model, baselines=baselines)
+                    if baselines:
+                        seconds["baselines"] = time.perf_counter() - started
+                    for series_id, evaluation in per_series.items():
+                        table = evaluation.overall.assign(series=series_id, seed=seed)
+                        table["model"] = table["model"].replace({"lstm": name})
+                        for model_name, part in table.groupby("model"):
+                            per_model.setdefault(str(model_name), []).append(part)
+                            if part["spec"].iloc[0]:
+                                specs[f"{series_id}:{model_name}"] = str(part["spec"].iloc[0])
+                trained = models[next(iter(models))]
         frames = {m: pd.concat(parts) for m, parts in per_model.items()}
         # Mean over series of each series' MAPE (LSTM: also averaged over seeds).
         mape = {m: float(f.groupby("series")["mape"].mean().mean()) for m, f in frames.items()}
@@ -207,6 +241,7 @@ def accuracy(*, epochs: int, seeds: int) -> list[dict[str, Any]]:
                 "lstm_beats_naive": f"{int((by_series['LSTM'] < naive).sum())}/{len(naive)}",
                 "lstm_vs_sarima_points": mape["LSTM"] - mape["sarima"],
                 "specs": specs,
+                "skip_chosen_on_validation": chosen,
                 "train_seconds": seconds,
             }
         )
@@ -216,13 +251,11 @@ def accuracy(*, epochs: int, seeds: int) -> list[dict[str, Any]]:
 
 def _case_line(row: dict[str, Any]) -> str:
     mape = row["mape"]
-    cells = " | ".join(
-        f"{mape[m]:.2f}" if m in mape else ""
-        for m in ("LSTM", "plain LSTM", "seasonal_naive", "sarima", "ets")
-    )
+    cells = " | ".join(f"{mape[m]:.2f}" if m in mape else "" for m in COLUMNS)
     return (
         f"| {row['case']} | {row['series']} x {row['origins_per_series']} | {cells} | "
-        f"{row['lstm_beats_naive']} | {row['lstm_vs_sarima_points']:+.2f} |"
+        f"{row['lstm_beats_naive']} | {row['lstm_vs_sarima_points']:+.2f} | "
+        f"{row['skip_chosen_on_validation']} |"
     )
 
 
@@ -308,9 +341,10 @@ def main() -> None:
     args = parser.parse_args()
     out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "args": vars(args)}
     if not args.skip_accuracy:
-        print("| case | series x origins | LSTM | plain LSTM | seasonal naive | SARIMA | ETS "
-              "| LSTM < naive | LSTM - SARIMA (MAPE points) |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| case | series x origins | LSTM | LSTM, last-season skip | LSTM, skip by "
+              "validation | plain LSTM | seasonal naive | SARIMA | ETS | LSTM < naive "
+              "| LSTM - SARIMA (MAPE points) | skip kept on validation |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         out["accuracy"] = accuracy(epochs=args.epochs, seeds=args.seeds)
     if not args.skip_throughput:
         out["throughput"] = throughput(

@@ -10,14 +10,17 @@ training, every input is out of distribution. Two choices make it robust
 - per-window normalisation: each window is shifted by the mean of its last
   season and divided by its own spread, so the network sees shapes, not levels,
   and the output is mapped back with the same two numbers;
-- a seasonal skip: the network predicts the residual over a seasonal profile
-  forecast (the last season's mean plus the window's average seasonal shape,
-  `seasonal_profile`), with the output layer zero-initialised, so an untrained
-  model *is* that forecast and training only adds what the history explains
-  beyond it (trend, shifts, cross-season patterns). The profile averages the
-  window's seasons: the last season alone (seasonal naive) carries its noise
-  into every forecast, and measured 12.2% MAPE against 8.8% for the profile on
-  a generated daily series (docs/benchmarks.md).
+- a seasonal skip: the network predicts the residual over a seasonal
+  forecast, with the output layer zero-initialised, so an untrained model *is*
+  that forecast and training only adds what the history explains beyond it
+  (trend, shifts, cross-season patterns). `skip_baseline: profile` (default)
+  is the last season's mean plus the window's average seasonal shape
+  (`seasonal_profile`): averaging the window's seasons keeps one season's
+  noise out of every forecast (12.2% MAPE with the last season against 8.8%
+  with the profile on a generated daily series). `last_season` repeats the
+  last season (seasonal naive): better where the seasons themselves drift, as
+  in business-cycle series. `recplat forecast --skip-baseline auto` trains
+  both and keeps the one with the lower validation MAE.
 
 `normalization: none` and `seasonal_skip: false` give the plain LSTM, kept to
 measure what the two buy (docs/benchmarks.md).
@@ -31,6 +34,7 @@ import torch
 from torch import nn
 
 NORMALIZATIONS = ("window", "none")
+SKIP_BASELINES = ("profile", "last_season")
 # Channels of `inputs` that carry the value's level (value, rolling mean) and its variance.
 LEVEL_CHANNELS = (0, 1)
 VARIANCE_CHANNEL = 2
@@ -50,11 +54,16 @@ class LSTMForecasterConfig:
     rolling: int = 7  # window of the rolling mean and variance (read by the data builder)
     normalization: str = "window"
     seasonal_skip: bool = True
+    skip_baseline: str = "profile"  # or "last_season": what the residual is over
 
     def __post_init__(self) -> None:
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"normalization {self.normalization!r}: choose one of {list(NORMALIZATIONS)}"
+            )
+        if self.skip_baseline not in SKIP_BASELINES:
+            raise ValueError(
+                f"skip_baseline {self.skip_baseline!r}: choose one of {list(SKIP_BASELINES)}"
             )
         if self.season < 1 or self.season > self.lookback:
             raise ValueError(
@@ -78,6 +87,15 @@ def seasonal_profile(values: torch.Tensor, *, season: int, horizon: int) -> torc
     level = values[:, -season:].mean(dim=1, keepdim=True)
     repeats = -(-horizon // season)
     return (level + shape).repeat(1, repeats)[:, :horizon]
+
+
+def last_season(values: torch.Tensor, *, season: int, horizon: int) -> torch.Tensor:
+    """The last `season` values repeated over `horizon` steps (seasonal naive): (B, L) -> (B, H)."""
+    repeats = -(-horizon // season)
+    return values[:, -season:].repeat(1, repeats)[:, :horizon]
+
+
+SKIPS = {"profile": seasonal_profile, "last_season": last_season}
 
 
 class LSTMForecaster(nn.Module):
@@ -125,6 +143,7 @@ class LSTMForecaster(nn.Module):
         out, _ = self.lstm(x)
         residual = self.head(out[:, -1])  # (B, H)
         if c.seasonal_skip:
-            base = seasonal_profile((values - level) / scale, season=c.season, horizon=c.horizon)
+            skip = SKIPS[c.skip_baseline]
+            base = skip((values - level) / scale, season=c.season, horizon=c.horizon)
             residual = residual + base
         return residual * scale + level

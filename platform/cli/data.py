@@ -77,7 +77,7 @@ def data_generate_series(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same series).")] = 0,
 ) -> None:
     """Write daily demand series with trend, weekly and yearly seasonality and level shifts
-    (docs/data.md), a file `recplat forecast` reads."""
+    (docs/forecasting.md), a file `recplat forecast` reads."""
     from recplat.forecasting.synthetic import SeriesConfig, generate_series
 
     if path.suffix.lower() not in (".csv", ".parquet"):

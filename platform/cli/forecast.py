@@ -4,6 +4,7 @@ forecasts written back to Feast."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -66,6 +67,14 @@ def forecast_command(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Windows per step.")] = 128,
     seed: Annotated[int, typer.Option(help="Seed of init and shuffling.")] = 0,
+    skip_baseline: Annotated[
+        str,
+        typer.Option(
+            help="What the LSTM's residual is over: profile (the window's average season), "
+            "last_season, or auto (train both, keep the lower validation MAE; measured "
+            "worse on average than profile: docs/benchmarks.md)."
+        ),
+    ] = "profile",
     baselines: Annotated[
         str, typer.Option(help="Comma-separated baselines: seasonal_naive, sarima, ets.")
     ] = ",".join(BASELINES),
@@ -99,10 +108,14 @@ def forecast_command(
     """
     from recplat.forecasting.series import SeriesError, load_series
     from recplat.models.layers import Vocab
+    from recplat.models.lstm_forecaster import SKIP_BASELINES
     from recplat.training.forecast_data import ForecastSetup
     from recplat.training.forecast_job import rolling_origin
     from recplat.training.options import TrainOptions
 
+    if skip_baseline not in (*SKIP_BASELINES, "auto"):
+        console.print(f"[red]--skip-baseline {skip_baseline!r}: profile, last_season or auto[/]")
+        raise typer.Exit(2)
     chosen = tuple(b.strip() for b in baselines.split(",") if b.strip())
     unknown = sorted(set(chosen) - set(BASELINES))
     if unknown:
@@ -151,10 +164,27 @@ def forecast_command(
         f"{path}: {len(ids)} series, {len(series.frame):,} steps ({freq}){filled}; "
         f"validation run {series.validation_run_id}"
     )
-    trained = train_with_progress(
-        ctx, series=series, options=options, setup=setup, source=f"file:{path.name}",
-        title="training the forecaster",
-    )  # fmt: skip
+    skips = SKIP_BASELINES if skip_baseline == "auto" else (skip_baseline,)
+    candidates = []
+    for skip in skips:
+        params = options.model_params | {"skip_baseline": skip}
+        candidates.append(
+            train_with_progress(
+                ctx, series=series, setup=setup, source=f"file:{path.name}",
+                options=dataclasses.replace(options, model_params=params),
+                title=f"training the forecaster (skip over {skip})",
+            )
+        )  # fmt: skip
+    best = min(
+        range(len(skips)), key=lambda i: float(candidates[i].outcome.metrics["best_val_mae"])
+    )
+    trained = candidates[best]
+    if len(candidates) > 1:
+        scores = ", ".join(
+            f"{skip} {float(c.outcome.metrics['best_val_mae']):.4f} (version {c.outcome.version})"
+            for skip, c in zip(skips, candidates, strict=True)
+        )
+        console.print(f"skip baseline chosen on validation MAE: {skips[best]} ({scores})")
     outcome = trained.outcome
     with console.status(f"rolling-origin evaluation ({', '.join(('lstm', *chosen))})..."):
         total, per_series = rolling_origin(trained, baselines=chosen)
@@ -314,7 +344,7 @@ def _number(value: float) -> str:
 
 def forecast_demand_command(
     version: Annotated[
-        int | None, typer.Option(help="Forecaster version [production, else the newest].")
+        int | None, typer.Option(help="Forecaster version (default: production, else the newest).")
     ] = None,
     top: Annotated[int, typer.Option(help="Items shown, by forecast 7-day demand.")] = 10,
     allow_failures: AllowFailures = None,
@@ -325,7 +355,8 @@ def forecast_demand_command(
     the `item_demand_forecast` view (offline source + online store), GX-checked.
 
     Train the forecaster on item demand first: `recplat train --config
-    configs/train/forecaster.yaml`. Read the view with `recplat features get`.
+    configs/train/forecaster.yaml`. Read the view with `recplat features get-online
+    --service item_demand_v1 --user-id U --item-id I`.
     """
     from recplat.forecasting.demand import forecast_rows, item_demand, write_demand_forecasts
     from recplat.registry.artifacts import load_artifact

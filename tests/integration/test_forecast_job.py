@@ -42,6 +42,7 @@ def test_forecast_file_scores_every_model_by_rolling_origin_and_forecasts_ahead(
     code, out = _cli(
         settings, "forecast", str(series), "--freq", "D", "--season", "7", "--horizon", "7",
         "--lookback", "21", "--test-size", "28", "--step", "7", "--epochs", "3",
+        "--skip-baseline", "auto",
     )  # fmt: skip
     assert code == 0, out
     assert "per horizon step" in out and "overall (every origin and step)" in out
@@ -49,6 +50,7 @@ def test_forecast_file_scores_every_model_by_rolling_origin_and_forecasts_ahead(
         assert name in out, name
     assert "4 origin(s) per series every 7 step(s), horizon 7" in out
     assert "best MAPE, of 2 series" in out
+    assert "skip baseline chosen on validation MAE" in out  # --skip-baseline auto: both trained
 
     ahead = pd.read_csv(
         settings.home / "forecasts" / "shops_forecast.csv", parse_dates=["timestamp"]
@@ -61,7 +63,11 @@ def test_forecast_file_scores_every_model_by_rolling_origin_and_forecasts_ahead(
     assert (settings.home / "forecasts" / "shops.png").stat().st_size > 20_000
 
     metadata = MetadataStore(url=settings.metadata_url)
-    version = metadata.resolve(model_name="forecaster")
+    versions = metadata.models(model_name="forecaster")
+    assert len(versions) == 2  # one per skip baseline; the lower validation MAE is used
+    kept = min(versions, key=lambda v: v.metrics["best_val_mae"])
+    assert f"registered forecaster version {kept.version} " in out
+    version = metadata.resolve(model_name="forecaster", version=kept.version)
     run = metadata.run(run_id=version.run_id)
     assert run.status == "finished" and run.lineage is not None
     assert run.lineage["feature_service"] == "file:shops.csv"

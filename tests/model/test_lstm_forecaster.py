@@ -108,3 +108,17 @@ def test_config_round_trips_through_the_registry_form() -> None:
 
     config = dataclasses.replace(CONFIG, normalization="none", seasonal_skip=False)
     assert config_from_dict("forecaster", config_to_dict(config)) == config
+
+
+def test_the_last_season_skip_starts_as_seasonal_naive() -> None:
+    from recplat.models.lstm_forecaster import last_season
+
+    config = dataclasses.replace(CONFIG, skip_baseline="last_season")
+    model = LSTMForecaster(config).eval()
+    x = _inputs()
+    values = x[:, :, 0]
+    expected = torch.cat([values[:, -7:], values[:, -7:-4]], dim=1)  # H = 10: 7 then 3 more
+    torch.testing.assert_close(last_season(values, season=7, horizon=10), expected)
+    torch.testing.assert_close(model({"inputs": x}), expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="skip_baseline 'mean'"):
+        dataclasses.replace(CONFIG, skip_baseline="mean")
