@@ -107,9 +107,8 @@ def forecast_command(
     its epoch on it.
     """
     from recplat.forecasting.series import SeriesError, load_series
-    from recplat.models.layers import Vocab
     from recplat.models.lstm_forecaster import SKIP_BASELINES
-    from recplat.training.forecast_data import ForecastSetup
+    from recplat.training.forecast_data import NO_IDS, ForecastSetup
     from recplat.training.forecast_job import rolling_origin
     from recplat.training.options import TrainOptions
 
@@ -145,7 +144,7 @@ def forecast_command(
                 "rolling": setup.rolling,
             },
         )
-        options.model_config(Vocab(users=0, items=0, categories=0))  # bad sizes fail here
+        options.model_config(NO_IDS)  # bad sizes fail here
     except ValueError as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None

@@ -170,18 +170,18 @@ def _train_forecaster(
     """The global forecaster over every item's daily demand (clicks), by the same driver."""
     from recplat.cli.forecast import overall_table, train_with_progress
     from recplat.forecasting.demand import item_demand
-    from recplat.models.layers import Vocab
+    from recplat.training.forecast_data import NO_IDS
     from recplat.training.forecast_job import rolling_origin, setup_from
 
     with console.status("counting daily item demand from the event log (GX)..."):
         demand = guard(lambda: item_demand(settings=ctx.settings, gate=ctx.gate, allow=allow))
     # Event logs are short: the validation and test parts are one horizon each.
-    config = options.model_config(Vocab(users=0, items=0, categories=0))
+    config = options.model_config(NO_IDS)
     setup = guard(
         lambda: setup_from(options, test_size=config.horizon, validation_size=config.horizon)
     )
     days = len(demand.series(demand.ids()[0]))
-    needed = setup.lookback + 3 * setup.horizon
+    needed = setup.min_length()
     if days < needed:
         console.print(
             f"[red]the event log holds {days} complete days; lookback {setup.lookback} + "

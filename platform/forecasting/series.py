@@ -56,13 +56,6 @@ class SeriesSet:
         }
 
 
-def period(freq: str) -> pd.DateOffset | pd.Timedelta:
-    """One step of `freq`."""
-    if freq == "M":
-        return pd.DateOffset(months=1)
-    return pd.Timedelta(days=7 if freq == "W" else 1)
-
-
 def read_series_file(path: Path) -> pd.DataFrame:
     """The file's `series_id`, `timestamp`, `value` columns (timestamps parsed, values as read).
 

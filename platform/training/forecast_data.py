@@ -27,6 +27,8 @@ from recplat.models.layers import Vocab
 from recplat.training.training_set import TrainingData
 
 PARTS = ("train", "validation", "test")
+# A forecaster has no user / item / category id spaces: no layer reads a vocabulary.
+NO_IDS = Vocab(users=0, items=0, categories=0)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class ForecastSetup:
                 f"horizon {self.horizon} is longer than the validation part ({validation} "
                 "steps): no epoch could be chosen; raise --validation-size"
             )
+
+    def min_length(self) -> int:
+        """Steps a series needs: a lookback and a horizon of training, then the parts."""
+        test, validation = self.sizes()
+        return self.lookback + self.horizon + validation + test
 
     def sizes(self) -> tuple[int, int]:
         test = self.test_size if self.test_size is not None else 2 * self.horizon
@@ -93,7 +100,7 @@ def check_lengths(n: int, *, setup: ForecastSetup, series_id: str) -> SplitPoint
             validation and test parts (named, with the steps each needs).
     """
     test, validation = setup.sizes()
-    needed = setup.lookback + setup.horizon + validation + test
+    needed = setup.min_length()
     if n < needed:
         raise ValueError(
             f"series {series_id} has {n} steps; lookback {setup.lookback} + horizon "
@@ -174,7 +181,7 @@ def forecast_training_data(
         frames=frames,
         arrays=arrays,
         item_categories=np.zeros(1, dtype=np.int64),
-        vocab=Vocab(users=0, items=0, categories=0),  # no id spaces: read by no layer
+        vocab=NO_IDS,
         max_len=setup.lookback,
         feature_service=source,
         validation_run_id=series.validation_run_id or 0,

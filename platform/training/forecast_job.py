@@ -15,14 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from recplat.forecasting.evaluation import Evaluation, actuals, baseline_forecasts, evaluate
-from recplat.forecasting.series import SeriesSet, grid_alias, period
+from recplat.forecasting.series import SeriesSet, grid_alias
 from recplat.forecasting.windows import Scaling, step_features
-from recplat.models.layers import Vocab
 from recplat.models.predict import predict_logits
 from recplat.registry.artifacts import load_artifact
 from recplat.registry.store import MetadataStore
 from recplat.settings import Settings
-from recplat.training.forecast_data import ForecastSetup, SeriesWindows, forecast_training_data
+from recplat.training.forecast_data import (
+    NO_IDS,
+    ForecastSetup,
+    SeriesWindows,
+    forecast_training_data,
+)
 from recplat.training.options import TrainOptions
 from recplat.training.progress import EpochCallback
 from recplat.training.registration import TrainOutcome
@@ -33,7 +37,7 @@ MODEL = "forecaster"
 
 def setup_from(options: TrainOptions, **sizes: Any) -> ForecastSetup:
     """The windowing of the options' model config (lookback, horizon, rolling) and sizes."""
-    config = options.model_config(Vocab(users=0, items=0, categories=0))
+    config = options.model_config(NO_IDS)
     return ForecastSetup(
         lookback=config.lookback, horizon=config.horizon, rolling=config.rolling, **sizes
     )
@@ -158,11 +162,8 @@ def future(
         stamps = pd.DatetimeIndex(part["timestamp"])
         features = step_features(scaling.apply(values), stamps, freq=series.freq, rolling=rolling)
         inputs.append(features[-lookback:].reshape(-1))
-        ahead = pd.date_range(
-            stamps[-1] + period(series.freq),
-            periods=horizon,
-            freq=grid_alias(series.freq, stamps[-1]),
-        )
+        grid = grid_alias(series.freq, stamps[-1])
+        ahead = pd.date_range(stamps[-1], periods=horizon + 1, freq=grid)[1:]
         frames.append((series_id, ahead, scaling))
     scaled = predict_logits(model, {"inputs": np.stack(inputs)})
     return pd.concat(
