@@ -13,7 +13,7 @@ from feast import FeatureService
 from context_features import context_features
 from item_features import item_attributes, item_demand_forecast, item_stats
 from sequence_features import user_sequence
-from user_features import user_activity, user_profile
+from user_features import user_activity, user_profile, user_propensity
 
 
 def _sequence(*extra: str) -> object:
@@ -79,4 +79,14 @@ item_demand_v1 = FeatureService(
     features=[item_attributes, item_demand_forecast],
     description="Forecast demand of the next day and week per item, with its attributes.",
     tags={"consumer": "users"},
+)
+
+
+# Purchase propensity per user (`recplat score --model propensity` writes it) beside the
+# profile: what a marketing export reads and a ranker may add to its own service.
+user_propensity_v1 = FeatureService(
+    name="user_propensity_v1",
+    features=[user_profile, user_propensity],
+    description="Purchase-propensity score, category and model version per user, with the profile.",
+    tags={"consumer": "marketing"},
 )

@@ -70,3 +70,11 @@ item_demand_forecast_source = FileSource(
     path=str(OFFLINE / "item_demand_forecast.parquet"),
     timestamp_field="event_timestamp",
 )
+
+# Purchase-propensity scores per user, one row per user and cutoff, written by
+# `recplat score --model propensity` (a Ray Data batch job over every user).
+user_propensity_source = FileSource(
+    name="user_propensity_source",
+    path=str(OFFLINE / "user_propensity.parquet"),
+    timestamp_field="event_timestamp",
+)

@@ -6,7 +6,7 @@ from feast import FeatureView, Field
 from feast.types import Float64, Int64
 
 from entities import user
-from sources import user_activity_source, user_profile_source
+from sources import user_activity_source, user_profile_source, user_propensity_source
 
 # Static profile attributes (demographics); they never expire.
 user_profile = FeatureView(
@@ -45,4 +45,24 @@ user_activity = FeatureView(
     source=user_activity_source,
     online=True,
     tags={"team": "ranking", "categorical": "user_top_category_30d"},
+)
+
+# The purchase-propensity model's score per user (`recplat score --model propensity`):
+# the probability of a purchase in `propensity_category` within the model's window after
+# the cutoff (the row's timestamp, also given in seconds), and the model version.
+# Stale after 30 days: a reader then gets nulls, not an old score.
+user_propensity = FeatureView(
+    name="user_propensity",
+    entities=[user],
+    ttl=timedelta(days=30),
+    schema=[
+        Field(name="propensity_score", dtype=Float64, description="P(buys in the window)"),
+        Field(name="propensity_category", dtype=Int64, description="the category scored"),
+        Field(name="propensity_cutoff_s", dtype=Int64, description="cutoff, epoch seconds"),
+        Field(name="propensity_model_version", dtype=Int64, description="model version"),
+    ],
+    source=user_propensity_source,
+    online=True,
+    # The source is written by that job; `recplat features apply` leaves an empty one.
+    tags={"team": "marketing", "written_by": "recplat score --model propensity"},
 )

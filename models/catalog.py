@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from recplat.models.cnn_lstm import CNNLSTM, CNNLSTMConfig
 from recplat.models.dien import DIEN, DIENConfig
 from recplat.models.din import DIN, DINConfig
 from recplat.models.embedding_mlp import EmbeddingMLP, EmbeddingMLPConfig
@@ -24,7 +25,8 @@ class CatalogEntry:
     config: type[Any]
     uses_sequence: bool
     needs_negatives: bool = False  # trained with sampled negative behaviours (aux loss)
-    # "binary": click logit, BCE; "regression": rating, MSE; "forecast": next H values, MSE
+    # "binary": click (or purchase) logit, BCE; "regression": rating, MSE; "forecast": next
+    # H values, MSE
     task: str = "binary"
     # The feature service the model reads (ranking models); None: trains on ratings.
     feature_service: str | None = None
@@ -52,6 +54,9 @@ CATALOG: dict[str, CatalogEntry] = {
     "forecaster": CatalogEntry(
         LSTMForecaster, LSTMForecasterConfig, uses_sequence=False, task="forecast"
     ),
+    # Purchase propensity (CNN + LSTM over a user's behaviour before a cutoff); trains on
+    # the propensity task's rows of the accepted log (`recplat.propensity`), not a service.
+    "propensity": CatalogEntry(CNNLSTM, CNNLSTMConfig, uses_sequence=True),
 }
 
 

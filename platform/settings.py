@@ -83,6 +83,16 @@ class Settings:
         return self.catalog_dir / "ratings.parquet"
 
     @property
+    def purchases_path(self) -> Path:
+        """Quantity and amount of each purchase event (transaction logs, the generator)."""
+        return self.catalog_dir / "purchases.parquet"
+
+    @property
+    def categories_path(self) -> Path:
+        """Category names of an imported transaction log (category_id, category)."""
+        return self.catalog_dir / "categories.parquet"
+
+    @property
     def quarantine_dir(self) -> Path:
         """Rejected batches, each with the report that rejected it."""
         return self.home / "quarantine"

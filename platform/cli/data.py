@@ -38,6 +38,17 @@ def data_generate(
         float, typer.Option(help="Per-session probability that an interest drifts.")
     ] = GENERATOR.drift,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = GENERATOR.seed,
+    shoppers: Annotated[
+        bool,
+        typer.Option(
+            "--shoppers/--no-shoppers",
+            help="Add purchase cycles, browsing before buying and never-buyers "
+            "(the signal of `recplat train --model propensity`; docs/data.md).",
+        ),
+    ] = GENERATOR.shoppers,
+    never_buyers: Annotated[
+        float, typer.Option(help="Share of users who never buy (with --shoppers).")
+    ] = GENERATOR.never_buyers,
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -55,6 +66,8 @@ def data_generate(
         days=days,
         drift=drift,
         seed=seed,
+        shoppers=shoppers,
+        never_buyers=never_buyers,
     )
     with console.status("generating events and validating them..."):
         result = guard(
@@ -123,7 +136,9 @@ def _ingest_imported(
                 gate=ctx.gate,
                 allow=tuple(allow or ()),
                 source=source,
-                ratings=data.ratings,
+                ratings=data.ratings if len(data.ratings) else None,
+                purchases=data.purchases,
+                categories=data.categories,
             )
         )
 
@@ -175,6 +190,39 @@ def data_import_amazon(
     console.print(
         f"accepted {result.ratings:,} reviews as clicks and {sampled:,} sampled negatives, "
         f"{result.users:,} users, {result.items:,} items -> {ctx.settings.events_path}"
+    )
+
+
+@data_app.command("import-transactions")
+def data_import_transactions(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A transaction log, .csv (with a header) or .parquet: user_id, timestamp, "
+            "and optionally item_id, category, quantity, amount (other columns ignored)."
+        ),
+    ],
+    allow_failures: AllowFailures = None,
+    feature_repo: FeatureRepo = None,
+    home: Home = None,
+) -> None:
+    """Import a transaction log (every row a purchase) through the events gate.
+
+    Malformed rows stop the import with the file, row and field; a batch the
+    gates reject is quarantined; the accepted log stays as it was. Then build a
+    purchase-propensity task for any of its categories (`recplat train --model
+    propensity --category NAME`).
+    """
+    from recplat.events.transactions import load_transactions
+
+    ctx = context_from(feature_repo, home)
+    result = _ingest_imported(
+        ctx, lambda: load_transactions(path), source="transactions", allow=allow_failures
+    )
+    console.print(
+        f"accepted {result.purchases:,} purchases, {result.users:,} users, "
+        f"{result.items:,} items -> {ctx.settings.events_path}; quantities and amounts "
+        f"-> {ctx.settings.purchases_path}"
     )
 
 

@@ -17,6 +17,7 @@ from recplat.cli.demo import demo_command
 from recplat.cli.features import features_app
 from recplat.cli.forecast import forecast_command, forecast_demand_command
 from recplat.cli.models import models_app
+from recplat.cli.propensity import export_app, score_command
 from recplat.cli.quality import quality_app
 from recplat.cli.runs import runs_app
 from recplat.cli.serve import serve_command
@@ -31,6 +32,8 @@ app.add_typer(quality_app, name="quality")
 app.command("train")(train_command)
 app.command("forecast")(forecast_command)
 app.command("forecast-demand")(forecast_demand_command)
+app.command("score")(score_command)
+app.add_typer(export_app, name="export")
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 app.add_typer(cluster_app, name="cluster")

@@ -39,6 +39,7 @@ def ingest_generated(
         settings=ctx.settings,
         gate=ctx.gate,
         allow=allow,
+        purchases=data.purchases,
     )
 
 

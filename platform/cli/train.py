@@ -22,8 +22,9 @@ def train_command(
         str | None,
         typer.Option(
             help="Model: din, dien, embedding_mlp, logistic_regression, rating_mlp "
-            "(explicit ratings of a MovieLens import, RMSE/MAE), or forecaster (daily "
-            "item demand of the event log, one global LSTM); default din."
+            "(explicit ratings of a MovieLens import, RMSE/MAE), forecaster (daily "
+            "item demand of the event log, one global LSTM) or propensity (CNN + LSTM: "
+            "who buys in a category within a window); default din."
         ),
     ] = None,
     config: Annotated[
@@ -66,6 +67,35 @@ def train_command(
             "(e.g. ranking_v1, for an ablation); see `recplat features list`."
         ),
     ] = None,
+    task: Annotated[
+        Path | None,
+        typer.Option(
+            "--task",
+            help="propensity: task YAML (category, window_days, train_cutoffs, "
+            "validation_cutoff, test_cutoff, shift); see configs/propensity/task.yaml.",
+        ),
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="propensity: target category id or name (default: most bought)."),
+    ] = None,
+    window_days: Annotated[
+        int, typer.Option(help="propensity: label window W after each cutoff, days.")
+    ] = 7,
+    cutoffs: Annotated[
+        str | None,
+        typer.Option(
+            help="propensity: comma-separated dates, training..., validation, test "
+            "(default: a window apart, ending with the log)."
+        ),
+    ] = None,
+    shift: Annotated[
+        int | None,
+        typer.Option(help="propensity: shifting augmentation, extra positives per user (0)."),
+    ] = None,
+    balance: Annotated[
+        str, typer.Option(help="propensity: training rows at natural balance or 1:1.")
+    ] = "natural",
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -112,6 +142,17 @@ def train_command(
             console.print("[red]a forecaster run is not resumed: train it again (minutes)[/]")
             raise typer.Exit(2)
         _train_forecaster(ctx, options, allow=allow)
+        return
+    if name == "propensity":
+        from recplat.cli.propensity import train_propensity
+
+        if resume is not None:
+            console.print("[red]a propensity run is not resumed: train it again (minutes)[/]")
+            raise typer.Exit(2)
+        train_propensity(
+            ctx, options, allow=allow, task_file=task, category=category,
+            window_days=window_days, shift=shift, cutoffs=cutoffs, balance=balance,
+        )  # fmt: skip
         return
     if CATALOG[name].task == "regression":
         with console.status("validating and splitting the ratings..."):

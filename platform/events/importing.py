@@ -25,7 +25,9 @@ class ImportedData:
     users: pd.DataFrame
     items: pd.DataFrame
     events: pd.DataFrame
-    ratings: pd.DataFrame  # user_id, item_id, rating, event_timestamp
+    ratings: pd.DataFrame  # user_id, item_id, rating, event_timestamp (empty: none)
+    purchases: pd.DataFrame | None = None  # event_id, quantity, amount (transaction logs)
+    categories: pd.DataFrame | None = None  # category_id, category (names of a log's ids)
 
 
 def text_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from recplat.io.parquet import read_parquet, write_parquet
 from recplat.quality.gate import Gate
-from recplat.quality.suites import events_suite, ratings_suite
+from recplat.quality.suites import events_suite, purchases_suite, ratings_suite
 from recplat.settings import Settings
 
 
@@ -27,6 +27,7 @@ class IngestResult:
     items: int
     validation_run_id: int
     ratings: int = 0  # explicit ratings kept beside the log (MovieLens, Amazon)
+    purchases: int = 0  # purchases with a quantity and amount (transaction logs, generator)
 
 
 def ingest(
@@ -39,6 +40,8 @@ def ingest(
     allow: Sequence[str] = (),
     source: str = "events",
     ratings: pd.DataFrame | None = None,
+    purchases: pd.DataFrame | None = None,
+    categories: pd.DataFrame | None = None,
 ) -> IngestResult:
     """Validate a batch of events and, if it passes, make it the accepted event log.
 
@@ -49,16 +52,26 @@ def ingest(
         ratings: Explicit ratings that come with the events (MovieLens), kept for
             rating models; validated too. Without them, ratings of an earlier
             data set are removed (they would no longer match its users and items).
+        purchases: Quantity and amount per purchase event (`purchases_suite`); each
+            must name a purchase of `events`. Without them, earlier ones are removed.
+        categories: Names of the category ids (a transaction log's), kept beside the
+            items; without them, earlier names are removed.
 
     Raises:
         DataQualityError: The batch failed; the accepted log is untouched and
             the batch is quarantined.
     """
     origin = "" if source == "events" else f":{source}"
+    has_impressions = bool((events["event_type"] == "impression").any())
     run_id = gate.check(
-        df=events, spec=events_suite(), allow=allow, stage="ingest", baseline_key=f"events{origin}"
+        df=events,
+        spec=events_suite(impressions=has_impressions),
+        allow=allow,
+        stage="ingest",
+        baseline_key=f"events{origin}",
     )
-    if ratings is not None:  # both gates pass before anything is written
+    # Every gate passes before anything is written.
+    if ratings is not None:
         gate.check(
             df=ratings,
             spec=ratings_suite(),
@@ -66,9 +79,24 @@ def ingest(
             stage="ingest",
             baseline_key=f"ratings{origin}",
         )
-        write_parquet(ratings, settings.ratings_path)
-    else:
-        settings.ratings_path.unlink(missing_ok=True)
+    if purchases is not None:
+        bought = events.loc[events["event_type"] == "purchase", "event_id"]
+        gate.check(
+            df=purchases.assign(names_a_purchase=purchases["event_id"].isin(bought)),
+            spec=purchases_suite(),
+            allow=allow,
+            stage="ingest",
+            baseline_key=f"purchases{origin}",
+        )
+    for table, path in (
+        (ratings, settings.ratings_path),
+        (purchases, settings.purchases_path),
+        (categories, settings.categories_path),
+    ):
+        if table is not None:
+            write_parquet(table, path)
+        else:
+            path.unlink(missing_ok=True)
     write_parquet(users, settings.catalog_dir / "users.parquet")
     write_parquet(items, settings.catalog_dir / "items.parquet")
     write_parquet(events, settings.events_path)
@@ -78,6 +106,7 @@ def ingest(
         items=len(items),
         validation_run_id=run_id,
         ratings=0 if ratings is None else len(ratings),
+        purchases=0 if purchases is None else len(purchases),
     )
 
 

@@ -21,6 +21,14 @@ Generative process (docs/data.md has the long form):
    - context: a device x category effect and an evening (18-23h) lift.
 7. A click turns into a purchase with probability sigmoid(q - 1.5), a
    `purchase` row 1-600 s later.
+8. Every purchase gets a quantity (1 + Poisson(0.3)) and an amount (its unit
+   price, 5 x (price bucket + 1) +-10%, times the quantity): the `purchases` table.
+9. With `shoppers` on (`recplat data generate --shoppers`), a shopping process
+   is added (its own random stream, so the rest stays as it was): a share
+   `never_buyers` of users never buy (their purchases are dropped) but browse
+   now and then; every other user has one or two needs (categories) bought in
+   cycles of 5-25 days (each cycle +-25%), and browses the category (1-3
+   sessions of clicks) in the 3 days before each purchase.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ import pandas as pd
 from recplat.events.schema import DEVICES, EVENT_COLUMNS
 
 START: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+# One event as the generator builds it: user, item, offset (s), kind (0 impression,
+# 1 purchase), event type, clicked, hour, weekday, device.
+Row = tuple[int, int, int, int, str, int, int, int, str]
 # Evening-heavy hour-of-day profile for sessions.
 _HOUR_WEIGHTS = np.array(
     [1, 1, 1, 1, 1, 1, 2, 3, 4, 4, 4, 4, 5, 4, 4, 4, 4, 5, 7, 8, 8, 7, 5, 3], float
@@ -52,7 +63,10 @@ class GeneratorConfig:
         days: Length of the simulated period, starting 2026-01-01 UTC.
         drift: Per-session probability that an interest moves to a neighbour.
         recent_window: How many of the user's last clicks define "recent behaviour".
-        seed: Seed of the only random generator used.
+        seed: Seed of the random generators (the events' and, derived, the purchases').
+        shoppers: Add the shopping process (purchase cycles, browsing before buying,
+            never-buyers), the signal a purchase-propensity model looks for.
+        never_buyers: Share of users who never buy (with `shoppers`).
     """
 
     users: int = 2000
@@ -64,6 +78,8 @@ class GeneratorConfig:
     drift: float = 0.15
     recent_window: int = 5
     seed: int = 7
+    shoppers: bool = False
+    never_buyers: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("users", "items", "categories", "impressions", "days"):
@@ -77,6 +93,8 @@ class GeneratorConfig:
             raise ValueError("GeneratorConfig.recent_window must be >= 1")
         if not 0.0 <= self.drift <= 1.0:
             raise ValueError("GeneratorConfig.drift must be in [0, 1]")
+        if not 0.0 <= self.never_buyers <= 1.0:
+            raise ValueError("GeneratorConfig.never_buyers must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,7 @@ class SyntheticData:
     users: pd.DataFrame
     items: pd.DataFrame
     events: pd.DataFrame
+    purchases: pd.DataFrame  # event_id, quantity, amount of every purchase event
 
 
 def _sigmoid(x: float) -> float:
@@ -141,7 +160,7 @@ def generate(config: GeneratorConfig) -> SyntheticData:
     sessions = rng.multinomial(requests_total, activity / activity.sum())
     preferred_device = rng.integers(0, len(DEVICES), size=n_users)
 
-    rows: list[tuple[int, int, int, int, str, int, int, int, str]] = []
+    rows: list[Row] = []
     span_s = config.days * 86_400
     hour_p = _HOUR_WEIGHTS / _HOUR_WEIGHTS.sum()
     k = config.impressions_per_request
@@ -196,6 +215,14 @@ def generate(config: GeneratorConfig) -> SyntheticData:
             # Clicks of this request become "recent behaviour" only afterwards.
             recent.extend(clicked_cats)
 
+    if config.shoppers:
+        shopping = np.random.default_rng((config.seed, 1))
+        buyers = shopping.random(n_users) >= config.never_buyers
+        # Never-buyers keep their clicks, lose their purchases.
+        rows = [r for r in rows if r[3] == 0 or buyers[r[0] - 1]]
+        rows += _shopping_rows(
+            config, shopping, buyers=buyers, by_cat=by_cat, preferred=preferred_device
+        )
     frame = pd.DataFrame(
         rows,
         columns=[
@@ -224,4 +251,65 @@ def generate(config: GeneratorConfig) -> SyntheticData:
             "device": frame["device"].astype(str),
         }
     )[list(EVENT_COLUMNS)]
-    return SyntheticData(users=users, items=items, events=events)
+    purchases = _purchase_amounts(events, items, np.random.default_rng((config.seed, 2)))
+    return SyntheticData(users=users, items=items, events=events, purchases=purchases)
+
+
+def _shopping_rows(
+    config: GeneratorConfig,
+    rng: np.random.Generator,
+    *,
+    buyers: np.ndarray,
+    by_cat: dict[int, np.ndarray],
+    preferred: np.ndarray,
+) -> list[Row]:
+    """Purchase cycles with browsing before each purchase; never-buyers only browse."""
+    span_s = config.days * 86_400
+    cats = [c for c, idx in by_cat.items() if len(idx)]
+    rows: list[Row] = []
+
+    def event(user: int, idx: int, ts_s: int, kind: int, clicked: int) -> Row:
+        ts_s = int(min(max(ts_s, 0), span_s - 1))
+        device = DEVICES[int(preferred[user - 1]) if rng.random() < 0.7 else int(rng.integers(3))]
+        weekday = (START.weekday() + ts_s // 86_400) % 7
+        kind_name = "purchase" if kind else "impression"
+        return (user, idx + 1, ts_s, kind, kind_name, clicked, (ts_s // 3600) % 24, weekday, device)
+
+    def browse(user: int, cat: int, before_s: int) -> None:
+        for _ in range(int(rng.integers(1, 4))):
+            at = before_s - int(rng.uniform(0.1, 3.0) * 86_400)
+            for _ in range(int(rng.integers(1, 4))):  # clicks, and an item passed over
+                rows.append(event(user, int(rng.choice(by_cat[cat])), at, 0, 1))
+            rows.append(event(user, int(rng.choice(by_cat[cat])), at, 0, 0))
+
+    for u in range(len(buyers)):
+        user = u + 1
+        if not buyers[u]:  # window shopping: browsing that leads nowhere
+            for _ in range(int(rng.poisson(config.days / 10))):
+                browse(user, int(rng.choice(cats)), int(rng.integers(0, span_s)))
+            continue
+        for cat in rng.choice(cats, size=int(rng.integers(1, 3)), replace=False):
+            cycle_s = rng.uniform(5, 25) * 86_400
+            at = rng.uniform(0, cycle_s)
+            while at < span_s:
+                browse(user, int(cat), int(at))
+                rows.append(event(user, int(rng.choice(by_cat[int(cat)])), int(at), 1, 1))
+                at += cycle_s * rng.uniform(0.75, 1.25)
+    return rows
+
+
+def _purchase_amounts(
+    events: pd.DataFrame, items: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Quantity (1 + Poisson(0.3)) and amount (unit price x quantity) of every purchase."""
+    bought = events[events["event_type"] == "purchase"]
+    bucket = items.set_index("item_id")["price_bucket"].reindex(bought["item_id"]).to_numpy()
+    quantity = 1 + rng.poisson(0.3, size=len(bought))
+    unit = 5.0 * (bucket + 1) * rng.uniform(0.9, 1.1, size=len(bought))
+    return pd.DataFrame(
+        {
+            "event_id": bought["event_id"].to_numpy(np.int64),
+            "quantity": quantity.astype(np.int64),
+            "amount": np.round(unit * quantity, 2),
+        }
+    )

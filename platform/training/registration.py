@@ -108,8 +108,14 @@ def register_trained(
             "metrics": summary,
             # The encoding fitted on the training split, applied unchanged by serving.
             "inputs": data.inputs.to_dict() if data.inputs is not None else None,
+            **data.description,
         },
-        popularity=item_popularity(data) if task == "binary" else None,
+        # Rankers' fallback order; models without items per row (propensity) have none.
+        popularity=(
+            item_popularity(data)
+            if task == "binary" and "item_id" in data.arrays["train"]
+            else None
+        ),
     )
     plot_history(state.history, artifact / "curves.png", title=f"{options.model_name} run {run.id}")
     metadata.finish_run(

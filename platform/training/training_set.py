@@ -10,8 +10,8 @@ out of the row's history.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -115,6 +115,8 @@ class TrainingData:
     features: tuple[str, ...] = ()  # view:feature names of the feature service
     time_range: tuple[str, str] = ("", "")  # first and last impression (UTC, ISO)
     inputs: InputSpec | None = None  # the encoding fitted on the training split
+    # Recorded in the artifact beside the weights (e.g. a propensity model's task).
+    description: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_training_data(

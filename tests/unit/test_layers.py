@@ -29,12 +29,21 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "recplat.features": frozenset(BASE | STAGES | {"recplat.models"}),
     "recplat.quality": frozenset(BASE | STAGES),
     "recplat.forecasting": frozenset(BASE | STAGES | {"recplat.models"}),
-    "recplat.training": frozenset(BASE | STAGES | {"recplat.models", "recplat.forecasting"}),
+    "recplat.propensity": frozenset(BASE | STAGES | {"recplat.models"}),
+    "recplat.training": frozenset(
+        BASE | STAGES | {"recplat.models", "recplat.forecasting", "recplat.propensity"}
+    ),
     "recplat.serving": frozenset(BASE | STAGES | {"recplat.models"}),
     "recplat.cli": frozenset(
         BASE
         | STAGES
-        | {"recplat.models", "recplat.forecasting", "recplat.training", "recplat.serving"}
+        | {
+            "recplat.models",
+            "recplat.forecasting",
+            "recplat.propensity",
+            "recplat.training",
+            "recplat.serving",
+        }
     ),
 }
 

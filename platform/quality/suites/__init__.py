@@ -7,12 +7,14 @@ expectations, and which statistics are compared with the last accepted run
 (drift). Every number comes from `recplat.quality.thresholds`.
 
 - `spec`: the `SuiteSpec` type, derived measures, the rules keyed tables share;
-- `events`: raw events, explicit ratings;
+- `events`: raw events, explicit ratings, purchase amounts;
 - `tables`: user profiles, item attributes, the 1/7/30-day aggregates;
-- `sequences`: sequence snapshots, the training set, the online read-back.
+- `sequences`: sequence snapshots, the training set, the online read-back;
+- `propensity`: purchase-propensity rows and the scores written back.
 """
 
-from recplat.quality.suites.events import events_suite, ratings_suite
+from recplat.quality.suites.events import events_suite, purchases_suite, ratings_suite
+from recplat.quality.suites.propensity import propensity_rows_suite, user_propensity_suite
 from recplat.quality.suites.sequences import (
     online_features_suite,
     training_set_suite,
@@ -50,10 +52,13 @@ __all__ = [
     "item_attributes_suite",
     "item_stats_suite",
     "online_features_suite",
+    "propensity_rows_suite",
+    "purchases_suite",
     "ratings_suite",
     "series_suite",
     "training_set_suite",
     "user_activity_suite",
     "user_profile_suite",
+    "user_propensity_suite",
     "user_sequence_suite",
 ]

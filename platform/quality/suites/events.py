@@ -25,14 +25,20 @@ from recplat.quality.thresholds import THRESHOLDS
 
 
 def events_suite(
-    *, now: datetime | None = None, known_event_ids: Collection[int] | None = None
+    *,
+    now: datetime | None = None,
+    known_event_ids: Collection[int] | None = None,
+    impressions: bool = True,
 ) -> SuiteSpec:
-    """Raw events: schema, keys, enums, unique ids, times in the source window, label rate.
+    """Raw events: schema, keys, enums, unique ids, times in the source window, the
+    impressions' click rate.
 
     Args:
         now: The present, for the no-future rule.
         known_event_ids: Ids already in the accepted log; a batch repeating one
             is a replay and fails.
+        impressions: The batch holds impressions; False for a purchase-only log (an
+            imported transaction log), which has no click rate to check.
     """
     import great_expectations.expectations as gxe
 
@@ -69,8 +75,19 @@ def events_suite(
             gxe.ExpectColumnValuesToBeBetween(
                 column="event_epoch_s", min_value=earliest_s, max_value=present_s
             ),
-            gxe.ExpectColumnMeanToBeBetween(
-                column="clicked", min_value=t.label_rate[0], max_value=t.label_rate[1]
+            *(
+                # The click rate is the impressions' (purchase rows are clicked by definition).
+                [
+                    gxe.ExpectColumnMeanToBeBetween(
+                        column="clicked",
+                        min_value=t.label_rate[0],
+                        max_value=t.label_rate[1],
+                        row_condition='event_type=="impression"',
+                        condition_parser="pandas",
+                    )
+                ]
+                if impressions
+                else []
             ),
             gxe.ExpectColumnValuesToBeInSet(column="already_ingested", value_set=[False]),
         ]
@@ -86,7 +103,7 @@ def events_suite(
     return SuiteSpec(
         dataset="events",
         name="events",
-        version=2,
+        version=3,
         schema=schema,
         build=build,
         derived={
@@ -119,3 +136,28 @@ def ratings_suite(*, now: datetime | None = None) -> SuiteSpec:
         ]
 
     return keyed_spec(dataset="ratings", version=1, schema=schema, build=build, drift=t.drift)
+
+
+def purchases_suite() -> SuiteSpec:
+    """What purchases cost (one row per purchase event): quantities >= 1, amounts >= 0."""
+    import great_expectations.expectations as gxe
+
+    schema = {
+        "event_id": INT,
+        "quantity": INT,
+        "amount": (*FLOAT, *INT),
+        # Derived by the ingest: the event id is a purchase row of the same batch.
+        "names_a_purchase": ("bool",),
+    }
+
+    def build() -> list[Any]:
+        return [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in schema],
+            gxe.ExpectColumnValuesToBeUnique(column="event_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="names_a_purchase", value_set=[True]),
+            gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0.0),
+        ]
+
+    return SuiteSpec(dataset="purchases", name="purchases", version=1, schema=schema, build=build)

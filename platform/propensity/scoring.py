@@ -1,0 +1,238 @@
+"""Batch scoring of a propensity model: every user at a cutoff, as a Ray Data job;
+scores gated and written to the `user_propensity` feature view; targets exported.
+
+The rows are built once on the driver (`build_rows`, numpy); Ray Data splits
+them into blocks and an actor pool of scorers, each holding the model loaded
+once, turns each block into probabilities (`map_batches`). On a cluster the
+same job spreads the blocks over its nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from recplat.features.online_write import write_view
+from recplat.features.repo import open_store
+from recplat.io.parquet import read_parquet, write_parquet
+from recplat.propensity.rows import Rows, StepLog, build_rows, users_at
+from recplat.propensity.task import PropensityTask
+from recplat.quality.suites import user_propensity_suite
+from recplat.registry.artifacts import Artifact
+
+if TYPE_CHECKING:
+    from recplat.quality.gate import Gate
+    from recplat.settings import Settings
+
+VIEW = "user_propensity"
+MODEL_INPUTS = ("seq_item", "seq_cat", "seq_kind", "seq_num", "summary")
+
+
+def task_of(artifact: Artifact) -> PropensityTask:
+    """The task a propensity artifact was trained for (category, window, max_len).
+
+    Raises:
+        ValueError: The artifact is not a propensity model.
+    """
+    record = artifact.description.get("propensity_task")
+    if not record:
+        raise ValueError(f"{artifact.model_name} is not a propensity model (no task recorded)")
+    return PropensityTask.from_values(record)
+
+
+def _table(columns: dict[str, np.ndarray]) -> Any:
+    """An Arrow table, 2-D arrays as fixed-size lists (Ray Data hands them back 2-D)."""
+    import pyarrow as pa
+
+    out = {}
+    for name, values in columns.items():
+        if values.ndim == 2:
+            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+            out[name] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+        else:
+            out[name] = pa.array(values)
+    return pa.table(out)
+
+
+def _matrix(column: np.ndarray) -> np.ndarray:
+    return np.stack(list(column)) if column.dtype == object else column
+
+
+class _Scorer:
+    """A Ray Data actor: loads the model once, scores blocks of rows."""
+
+    def __init__(self, artifact_path: str) -> None:
+        from recplat.registry.artifacts import load_artifact
+
+        self.model = load_artifact(Path(artifact_path)).model.eval()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+        from recplat.models.predict import predict_logits
+
+        with torch.inference_mode():
+            logits = predict_logits(self.model, {k: _matrix(batch[k]) for k in MODEL_INPUTS})
+        return {
+            "row": batch["row"],
+            "score": 1.0 / (1.0 + np.exp(-logits.astype(np.float64))),
+        }
+
+
+def score_with_ray(
+    *, artifact_path: Path, rows: Rows, block_rows: int = 65_536, scorers: int = 2
+) -> np.ndarray:
+    """Probabilities for every row, by Ray Data (`map_batches` over an actor pool)."""
+    import ray.data
+
+    n = len(rows.frame)
+    columns = {k: rows.arrays[k] for k in MODEL_INPUTS} | {"row": np.arange(n, dtype=np.int64)}
+    dataset = ray.data.from_arrow(
+        [_table({k: v[lo : lo + block_rows] for k, v in columns.items()})
+         for lo in range(0, n, block_rows)]
+    )  # fmt: skip
+    scored = dataset.map_batches(
+        _Scorer,
+        fn_constructor_kwargs={"artifact_path": str(artifact_path)},
+        batch_size=block_rows,
+        batch_format="numpy",
+        concurrency=max(1, min(scorers, -(-n // block_rows))),
+        num_cpus=1,
+    )
+    scores = np.empty(n, dtype=np.float64)
+    for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
+        scores[batch["row"]] = batch["score"]
+    return scores
+
+
+def rows_at(log: StepLog, *, task: PropensityTask, cutoff: datetime) -> Rows:
+    """Every user with behaviour before `cutoff`, as unlabelled rows of the task."""
+    cutoff_s = int(pd.Timestamp(cutoff).timestamp())
+    users = users_at(log, cutoff_s)
+    if not len(users):
+        raise ValueError(f"no user has behaviour before {cutoff:%Y-%m-%d %H:%M}: nothing to score")
+    return build_rows(
+        log,
+        users=users,
+        cutoffs_s=np.full(len(users), cutoff_s),
+        category=task.category,
+        max_len=task.max_len,
+        window_days=None,
+    )
+
+
+def default_cutoff(log: StepLog) -> datetime:
+    """Just after the log's newest step: "now" for the accepted data."""
+    return pd.Timestamp(log.end_s + 1, unit="s", tz="UTC").to_pydatetime()
+
+
+def score_frame(rows: Rows, scores: np.ndarray, *, category: int, version: int) -> pd.DataFrame:
+    """The view's rows: user, cutoff (the row's timestamp), score, category, version."""
+    cutoff = rows.frame["cutoff"]
+    return pd.DataFrame(
+        {
+            "user_id": rows.frame["user_id"].to_numpy(np.int64),
+            "event_timestamp": cutoff,
+            "propensity_score": scores.astype(np.float64),
+            "propensity_category": np.full(len(scores), category, np.int64),
+            "propensity_cutoff_s": (
+                (cutoff - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+            ).to_numpy(np.int64),
+            "propensity_model_version": np.full(len(scores), version, np.int64),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class PropensityWrite:
+    """What a write-back stored."""
+
+    rows: int
+    cutoff: datetime
+    offline_path: str
+    validation_run_id: int
+
+
+def write_scores(
+    *, settings: Settings, gate: Gate, scores: pd.DataFrame, allow: Sequence[str] = ()
+) -> PropensityWrite:
+    """Gate the scores, keep them offline (beside earlier cutoffs), write them online.
+
+    Raises:
+        ValueError: The view is not registered (`recplat features apply`): nothing written.
+        DataQualityError: The scores failed their suite: nothing is written anywhere.
+    """
+    store = open_store(settings.feature_repo)
+    if VIEW not in {view.name for view in store.list_feature_views()}:
+        raise ValueError(
+            f"feature view {VIEW} is not registered with Feast in {settings.feature_repo}: "
+            "run `recplat features apply` first (nothing written)"
+        )
+    run_id = gate.check(df=scores, spec=user_propensity_suite(), allow=allow, stage="write-back")
+    path = settings.offline_dir / f"{VIEW}.parquet"
+    table = scores
+    if path.exists():  # earlier cutoffs stay: the point-in-time history of the view
+        table = pd.concat([read_parquet(path), scores], ignore_index=True)
+        table = table.drop_duplicates(["user_id", "event_timestamp"], keep="last")
+    write_parquet(table.reset_index(drop=True), path)
+    cutoff = pd.Timestamp(scores["event_timestamp"].max()).to_pydatetime()
+    write_view(
+        store=store,
+        view_name=VIEW,
+        table=scores,
+        start=cutoff - timedelta(days=3650),
+        end=cutoff + timedelta(seconds=1),
+    )
+    return PropensityWrite(
+        rows=len(scores), cutoff=cutoff, offline_path=str(path), validation_run_id=run_id
+    )
+
+
+def top_targets(settings: Settings, *, category: int, top: int) -> pd.DataFrame:
+    """The `top` users by their latest score for `category` (the newest cutoff scored).
+
+    Raises:
+        FileNotFoundError: Nothing was scored yet (what to run).
+        ValueError: No scores for this category.
+    """
+    path = settings.offline_dir / f"{VIEW}.parquet"
+    if not path.exists() or not len(table := read_parquet(path)):
+        raise FileNotFoundError(
+            f"no propensity scores in {path}: run `recplat score --model propensity` first"
+        )
+    table = table[table["propensity_category"] == category]
+    if table.empty:
+        raise ValueError(
+            f"no propensity scores for category {category}: train a model for it "
+            f"(`recplat train --model propensity --category {category}`) and score"
+        )
+    latest = table[table["event_timestamp"] == table["event_timestamp"].max()]
+    ranked = latest.sort_values(["propensity_score", "user_id"], ascending=[False, True])
+    return ranked.head(top).reset_index(drop=True)
+
+
+def chosen_rows(path: Path) -> pd.DataFrame:
+    """(user_id, cutoff) pairs to score from a CSV or Parquet file (`--export`).
+
+    Raises:
+        ValueError: A missing column or a bad value (file, row, field).
+    """
+    frame: Any = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    missing = [c for c in ("user_id", "cutoff") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    users = pd.to_numeric(frame["user_id"], errors="coerce")
+    cutoffs = pd.to_datetime(frame["cutoff"], utc=True, errors="coerce", format="ISO8601")
+    for name, bad in (("user_id", users.isna() | (users < 1)), ("cutoff", cutoffs.isna())):
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            line = row + 2 if path.suffix.lower() == ".csv" else row + 1
+            raise ValueError(
+                f"{path}:{line}: field {name}: {frame[name].iloc[row]!r} is not a "
+                f"{'user id >= 1' if name == 'user_id' else 'timestamp'}"
+            )
+    return pd.DataFrame({"user_id": users.astype(np.int64), "cutoff": cutoffs})
