@@ -106,5 +106,14 @@ class CNNLSTM(nn.Module):
         pooled = (steps * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         parts = [hidden[-1], pooled]
         if self.config.use_summary:
-            parts.append(self.summary_norm(batch["summary"].float()))
+            summary = batch["summary"].float()
+            norm = self.summary_norm
+            # A one-row batch (an epoch's last) has no batch statistics: use the running ones.
+            training = self.training and summary.shape[0] > 1
+            parts.append(
+                nn.functional.batch_norm(
+                    summary, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                    training=training, momentum=0.1, eps=norm.eps,
+                )
+            )  # fmt: skip
         return self.head(torch.cat(parts, dim=-1)).squeeze(-1)

@@ -115,8 +115,12 @@ def _ingest_imported(
     *,
     source: str,
     allow: list[str] | None,
+    quarantine: Path | None = None,
 ) -> IngestResult:
-    """Read a published data set (format errors: file, line, reason) and ingest it, gated."""
+    """Read a published data set (format errors: file, line, reason) and ingest it, gated.
+
+    With `quarantine` (a single-file import), a file that does not parse is kept in the
+    quarantine with the reason, as a batch the gates reject is."""
     from recplat.events.importing import ImportFormatError
     from recplat.events.ingest import ingest
 
@@ -125,6 +129,9 @@ def _ingest_imported(
             data = load()
     except ImportFormatError as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
+        if quarantine is not None and quarantine.is_file():
+            kept = _quarantine_file(ctx, quarantine, source=source, reason=str(exc))
+            console.print(f"nothing was ingested; the file is quarantined in {kept}")
         raise typer.Exit(1) from None
     with console.status("validating and ingesting..."):
         return guard(
@@ -141,6 +148,18 @@ def _ingest_imported(
                 categories=data.categories,
             )
         )
+
+
+def _quarantine_file(ctx: PlatformContext, path: Path, *, source: str, reason: str) -> Path:
+    import json
+    import shutil
+    from datetime import UTC, datetime
+
+    folder = ctx.settings.quarantine_dir / source / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, folder / path.name)
+    (folder / "report.json").write_text(json.dumps({"source": str(path), "error": reason}))
+    return folder
 
 
 @data_app.command("import-movielens")
@@ -217,7 +236,11 @@ def data_import_transactions(
 
     ctx = context_from(feature_repo, home)
     result = _ingest_imported(
-        ctx, lambda: load_transactions(path), source="transactions", allow=allow_failures
+        ctx,
+        lambda: load_transactions(path),
+        source="transactions",
+        allow=allow_failures,
+        quarantine=path,
     )
     console.print(
         f"accepted {result.purchases:,} purchases, {result.users:,} users, "

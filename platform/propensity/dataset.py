@@ -100,6 +100,7 @@ def split_rows(log: StepLog, task: PropensityTask) -> dict[str, Rows]:
     key = 0
     for split, cutoffs in task.cutoffs().items():
         parts = []
+        shifted: list[pd.DataFrame] = []
         for cutoff in cutoffs:
             cutoff_s = int(epoch_seconds(pd.DatetimeIndex([cutoff]))[0])
             users = users_at(log, cutoff_s)
@@ -123,18 +124,24 @@ def split_rows(log: StepLog, task: PropensityTask) -> dict[str, Rows]:
                     category=task.category,
                     shift=task.shift,
                 )
-                if len(extra_users):
-                    shifted = build_rows(
-                        log,
-                        users=extra_users,
-                        cutoffs_s=extra_cutoffs,
-                        category=task.category,
-                        max_len=task.max_len,
-                        window_days=task.window_days,
-                    )
-                    shifted.frame["shifted"] = True
-                    shifted.arrays["user_key"] = np.full(len(extra_users), key - 1, np.int64)
-                    parts.append(shifted)
+                shifted.append(
+                    pd.DataFrame({"user": extra_users, "cutoff": extra_cutoffs, "key": key - 1})
+                )
+        if shifted:
+            # A purchase can be among the newest before several training cutoffs: one row.
+            pairs = pd.concat(shifted, ignore_index=True).drop_duplicates(["user", "cutoff"])
+            if len(pairs):
+                extra = build_rows(
+                    log,
+                    users=pairs["user"].to_numpy(np.int64),
+                    cutoffs_s=pairs["cutoff"].to_numpy(np.int64),
+                    category=task.category,
+                    max_len=task.max_len,
+                    window_days=task.window_days,
+                )
+                extra.frame["shifted"] = True
+                extra.arrays["user_key"] = pairs["key"].to_numpy(np.int64)
+                parts.append(extra)
         out[split] = _concat(parts)
     return out
 

@@ -99,3 +99,37 @@ def test_interests_drift_over_time() -> None:
 def test_bad_knobs_are_rejected(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         GeneratorConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_shoppers_buy_in_cycles_after_browsing_and_never_buyers_never_buy() -> None:
+    from recplat.events.synthetic import GeneratorConfig, generate
+
+    plain = generate(GeneratorConfig(users=200, items=100, impressions=4000, days=40, seed=2))
+    shop = generate(
+        GeneratorConfig(users=200, items=100, impressions=4000, days=40, seed=2, shoppers=True)
+    )
+    events = shop.events
+    buys = events[events["event_type"] == "purchase"]
+    buyers = set(buys["user_id"])
+    assert 0.5 < len(buyers) / 200 < 0.85  # never_buyers 0.3 (plus users without a cycle hit)
+    # The rest of the process is untouched: every plain impression is still there.
+    columns = ["user_id", "item_id", "event_timestamp", "clicked"]
+    shown = plain.events[plain.events["event_type"] == "impression"][columns]
+    found = shown.merge(events[columns].drop_duplicates(), how="left", indicator=True)
+    assert (found["_merge"] == "both").all()
+    # Browsing precedes buying: most purchases have a click in their category in the 3
+    # days before.
+    category = shop.items.set_index("item_id")["category_id"]
+    clicks = events[(events["event_type"] == "impression") & (events["clicked"] == 1)]
+    clicks = clicks.assign(category=category.reindex(clicks["item_id"]).to_numpy())
+    bought = buys.assign(category=category.reindex(buys["item_id"]).to_numpy())
+    joined = bought.merge(clicks, on=["user_id", "category"], suffixes=("", "_click"))
+    gap = joined["event_timestamp"] - joined["event_timestamp_click"]
+    browsed = joined[(gap > pd.Timedelta(0)) & (gap <= pd.Timedelta(days=3))]
+    assert browsed["event_id"].nunique() / len(bought) > 0.8
+    # Repeat cycles: buyers of a category buy it again.
+    repeat = bought.groupby(["user_id", "category"]).size()
+    assert (repeat >= 2).mean() > 0.5
+    # Every purchase has a quantity and an amount.
+    assert set(shop.purchases["event_id"]) == set(buys["event_id"])
+    assert (shop.purchases["quantity"] >= 1).all() and (shop.purchases["amount"] > 0).all()
