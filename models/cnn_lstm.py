@@ -87,24 +87,35 @@ class CNNLSTM(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         items = self._ids(batch["seq_item"], self.items.num_embeddings)
-        mask = (items > 0) | (batch["seq_kind"] > 0)
+        mask = (batch["seq_item"] > 0) | (batch["seq_kind"] > 0)
+        lengths = mask.sum(1)
+        # Front padding is cut to the batch's longest history and the LSTM reads packed
+        # sequences, so a row's logit does not depend on the padding around it: a short
+        # history costs its own steps, wherever (and with whatever) it is batched.
+        width = max(int(lengths.max()), 1) if lengths.numel() else 1
+        keep = slice(items.shape[1] - width, None)
+        items, mask = items[:, keep], mask[:, keep]
+        numbers = batch["seq_num"].float().view(items.shape[0], -1, self.config.step_numbers)
         steps = torch.cat(
             [
                 self.items(items),
-                self.categories(self._ids(batch["seq_cat"], self.categories.num_embeddings)),
-                self.behaviours(self._ids(batch["seq_kind"], BEHAVIOURS)),
-                batch["seq_num"].float().view(items.shape[0], items.shape[1], -1),
+                self.categories(
+                    self._ids(batch["seq_cat"][:, keep], self.categories.num_embeddings)
+                ),
+                self.behaviours(self._ids(batch["seq_kind"][:, keep], BEHAVIOURS)),
+                numbers[:, keep],
             ],
             dim=-1,
         )
         if len(self.convs):
+            # Padded steps are zero vectors, as the convolutions' own zero padding.
             x = steps.transpose(1, 2)
             steps = torch.cat([torch.relu(conv(x)) for conv in self.convs], dim=1).transpose(1, 2)
             steps = steps * mask.unsqueeze(-1)
-        _, (hidden, _) = self.lstm(steps)  # front padding: the last step is the newest
+        hidden = self._last_state(steps, lengths)
         weights = mask.float().unsqueeze(-1)
         pooled = (steps * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        parts = [hidden[-1], pooled]
+        parts = [hidden, pooled]
         if self.config.use_summary:
             summary = batch["summary"].float()
             norm = self.summary_norm
@@ -117,3 +128,18 @@ class CNNLSTM(nn.Module):
                 )
             )  # fmt: skip
         return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
+
+    def _last_state(self, steps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The LSTM's state after each row's newest step, padding never read."""
+        rows, width = steps.shape[0], steps.shape[1]
+        real = lengths.clamp(min=1, max=width)
+        # Front-padded -> real steps first (a roll per row), then packed.
+        order = (
+            torch.arange(width, device=steps.device)[None, :] + (width - real)[:, None]
+        ) % width
+        aligned = steps.gather(1, order.unsqueeze(-1).expand(-1, -1, steps.shape[2]))
+        packed = nn.utils.rnn.pack_padded_sequence(
+            aligned, real.cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, (hidden, _) = self.lstm(packed)
+        return hidden[-1].reshape(rows, -1)

@@ -16,6 +16,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from recplat.cli.context import PlatformContext
     from recplat.propensity.dataset import AcceptedLog
+    from recplat.propensity.rows import StepLog
     from recplat.propensity.task import PropensityTask
     from recplat.registry.store import ModelVersion
     from recplat.training.options import TrainOptions
@@ -33,6 +34,8 @@ def _task(
     shift: int | None,
     cutoffs: list[datetime] | None,
     max_len: int,
+    inputs: str,
+    history: int,
 ) -> PropensityTask:
     """The task of a YAML file, or of the flags (defaults: the most-bought category,
     cutoffs a window apart ending with the log)."""
@@ -44,6 +47,8 @@ def _task(
         task = PropensityTask.from_yaml(task_file, categories=log.categories)
         if shift is not None:
             task = dataclasses.replace(task, shift=shift)
+        if task.inputs == "sequence" and task.history is None:
+            task = dataclasses.replace(task, history=history)
         return task
     return task_from(
         events=log.events,
@@ -53,6 +58,8 @@ def _task(
         max_len=max_len,
         shift=shift or 0,
         cutoffs=cutoffs,
+        inputs=inputs,
+        history=history if inputs == "sequence" else None,
     )
 
 
@@ -67,6 +74,7 @@ def train_propensity(
     shift: int | None,
     cutoffs: str | None,
     balance: str,
+    inputs: str = "log",
 ) -> None:
     """Build the task's rows (GX-gated), train with Ray Train, register, report the test
     metrics beside the baselines."""
@@ -88,13 +96,14 @@ def train_propensity(
         )
         task = _task(
             log, task_file=task_file, category=category, window_days=window_days,
-            shift=shift, cutoffs=dates, max_len=50,
+            shift=shift, cutoffs=dates, max_len=50, inputs=inputs,
+            history=ctx.settings.sequence_length,
         )  # fmt: skip
     except TaskError as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
     with console.status(f"building the propensity rows of category {task.category} (GX)..."):
-        steps = log.steps()
+        steps = log.task_steps(task)
         data = guard(lambda: build_dataset(log=steps, task=task, gate=ctx.gate, allow=allow))
     console.print(_counts_table(data.counts(), task=task))
     vocab = Vocab(
@@ -181,6 +190,14 @@ def score_command(
     output: Annotated[Path, typer.Option(help="CSV the --export scores go to.")] = Path(
         "propensity_scores.csv"
     ),
+    source: Annotated[
+        str,
+        typer.Option(
+            help="Where users' behaviour is read: online (the online store's user_sequence; "
+            "models trained with --inputs sequence), log (the accepted event log), or auto "
+            "(online when the model reads sequences)."
+        ),
+    ] = "auto",
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -213,15 +230,32 @@ def score_command(
     registered = guard(lambda: _resolve(ctx, version))
     artifact = load_artifact(Path(registered.artifact_path))
     task = guard(lambda: task_of(artifact))
-    log = guard(lambda: accepted_log(ctx.settings)).steps()
+    if source == "auto":
+        source = "online" if task.inputs == "sequence" else "log"
+    if source not in ("online", "log"):
+        console.print(f"[red]--source must be online, log or auto, got {escape(source)}[/]")
+        raise typer.Exit(2)
+    if source == "online" and (task.inputs != "sequence" or export is not None):
+        console.print(
+            "[red]--source online needs a model trained on what the store holds "
+            "(`recplat train --model propensity --inputs sequence`), and scores every user "
+            "now (not --export rows)[/]"
+        )
+        raise typer.Exit(2)
+    if source == "online":
+        log = guard(lambda: _online_steps(ctx))
+    else:
+        log = guard(lambda: accepted_log(ctx.settings)).task_steps(task)
     if export is not None:
         pairs = guard(lambda: chosen_rows(export))
         rows = build_rows(
             log, users=pairs["user_id"].to_numpy(), cutoffs_s=epoch_seconds(pairs["cutoff"]),
-            category=task.category, max_len=task.max_len, window_days=None,
+            category=task.category, max_len=task.max_len, window_days=None, history=task.history,
         )  # fmt: skip
     else:
         at = cutoff.replace(tzinfo=cutoff.tzinfo or UTC) if cutoff else None
+        if at is None and source == "online":
+            at = datetime.now(UTC)  # the store holds behaviour up to now
         rows = guard(lambda: rows_at(log, task=task, cutoff=at or default_cutoff(log)))
     with console.status(f"scoring {len(rows.frame):,} rows with Ray Data..."):
         ensure_ray(ctx.settings)
@@ -246,6 +280,17 @@ def score_command(
         f"{written.validation_run_id}) -> {written.offline_path} and the online store; "
         f"targets: recplat export targets --category {task.category} --top 100"
     )
+
+
+def _online_steps(ctx: PlatformContext) -> StepLog:
+    """Every catalogued user's sequence from the online store."""
+    from recplat.features.repo import open_store
+    from recplat.io.parquet import read_parquet
+    from recplat.propensity.online import online_steps
+
+    users = read_parquet(ctx.settings.catalog_dir / "users.parquet")["user_id"].to_numpy()
+    with console.status(f"reading {len(users):,} users' sequences from the online store..."):
+        return online_steps(open_store(ctx.settings.feature_repo), users=users)
 
 
 @export_app.command("targets")

@@ -96,6 +96,13 @@ def train_command(
     balance: Annotated[
         str, typer.Option(help="propensity: training rows at natural balance or 1:1.")
     ] = "natural",
+    inputs: Annotated[
+        str,
+        typer.Option(
+            help="propensity: log (every step, with amounts) or sequence (what the online "
+            "store's user_sequence holds, so `recplat score` reads the store)."
+        ),
+    ] = "log",
     allow_failures: AllowFailures = None,
     feature_repo: FeatureRepo = None,
     home: Home = None,
@@ -151,7 +158,7 @@ def train_command(
             raise typer.Exit(2)
         train_propensity(
             ctx, options, allow=allow, task_file=task, category=category,
-            window_days=window_days, shift=shift, cutoffs=cutoffs, balance=balance,
+            window_days=window_days, shift=shift, cutoffs=cutoffs, balance=balance, inputs=inputs,
         )  # fmt: skip
         return
     if CATALOG[name].task == "regression":

@@ -37,8 +37,15 @@ class AcceptedLog:
     purchases: pd.DataFrame | None
     categories: pd.DataFrame | None
 
-    def steps(self) -> StepLog:
-        return step_log(events=self.events, items=self.items, purchases=self.purchases)
+    def steps(self, *, amounts: bool = True) -> StepLog:
+        """The behaviour steps; without `amounts`, as the online sequence view has them
+        (purchases quantity 1, amount 0)."""
+        purchases = self.purchases if amounts else None
+        return step_log(events=self.events, items=self.items, purchases=purchases)
+
+    def task_steps(self, task: PropensityTask) -> StepLog:
+        """The steps the task's rows read (`inputs: sequence` has no amounts)."""
+        return self.steps(amounts=task.inputs == "log")
 
 
 def accepted_log(settings: Settings) -> AcceptedLog:
@@ -111,6 +118,7 @@ def split_rows(log: StepLog, task: PropensityTask) -> dict[str, Rows]:
                 category=task.category,
                 max_len=task.max_len,
                 window_days=task.window_days,
+                history=task.history,
             )
             part.frame["shifted"] = False
             part.arrays["user_key"] = np.full(len(users), key, np.int64)
@@ -138,6 +146,7 @@ def split_rows(log: StepLog, task: PropensityTask) -> dict[str, Rows]:
                     category=task.category,
                     max_len=task.max_len,
                     window_days=task.window_days,
+                    history=task.history,
                 )
                 extra.frame["shifted"] = True
                 extra.arrays["user_key"] = pairs["key"].to_numpy(np.int64)

@@ -98,17 +98,39 @@ def step_log(
     user = behaviour["user_id"].to_numpy(np.int64)
     ts = epoch_seconds(behaviour["event_timestamp"])
     order = np.lexsort((behaviour["event_id"].to_numpy(), ts, user))
-    user, ts = user[order], ts[order]
-    users, rank = np.unique(user, return_inverse=True)
-    t0 = int(ts.min()) - DAY_S if len(ts) else 0
-    log = StepLog(
-        user=user,
-        ts=ts,
+    return steps_from_arrays(
+        user=user[order],
+        ts=ts[order],
         item=behaviour["item_id"].to_numpy(np.int64)[order],
         category=category[order],
         kind=kind[order],
         amount=amount[order],
         quantity=quantity[order],
+    )
+
+
+def steps_from_arrays(
+    *,
+    user: np.ndarray,
+    ts: np.ndarray,
+    item: np.ndarray,
+    category: np.ndarray,
+    kind: np.ndarray,
+    amount: np.ndarray,
+    quantity: np.ndarray,
+) -> StepLog:
+    """A step log from aligned arrays already in (user, time) order (the event log's, or
+    sequences read from the online store)."""
+    users, rank = np.unique(user, return_inverse=True)
+    t0 = int(ts.min()) - DAY_S if len(ts) else 0
+    log = StepLog(
+        user=user,
+        ts=ts,
+        item=item,
+        category=category,
+        kind=kind,
+        amount=amount,
+        quantity=quantity,
         users=users,
         keys=np.zeros(0, np.int64),
         t0=t0,
@@ -150,9 +172,16 @@ def build_rows(
     category: int,
     max_len: int,
     window_days: int | None,
+    history: int | None = None,
 ) -> Rows:
     """Inputs (steps strictly before each row's cutoff) and, with a window, labels
-    (a purchase in `category` in [cutoff, cutoff + window))."""
+    (a purchase in `category` in [cutoff, cutoff + window)).
+
+    Args:
+        history: Only the newest `history` steps before each cutoff exist for the row,
+            summaries included: what the online store's sequence view holds (its last
+            N behaviours), so rows built from the log and from the store are equal.
+    """
     users = np.asarray(users, np.int64)
     cutoffs_s = np.asarray(cutoffs_s, np.int64)
     n = len(users)
@@ -161,6 +190,8 @@ def build_rows(
     rank = np.where(known, rank, 0)
     start = np.where(known, np.searchsorted(log.keys, log.key(rank, log.t0 + 0 * cutoffs_s)), 0)
     end = np.where(known, np.searchsorted(log.keys, log.key(rank, cutoffs_s)), 0)
+    if history is not None:
+        start = np.maximum(start, end - history)
     steps = end - start
 
     in_cat = log.category == category

@@ -67,8 +67,10 @@ class _Scorer:
     """A Ray Data actor: loads the model once, scores blocks of rows."""
 
     def __init__(self, artifact_path: str) -> None:
+        import torch
         from recplat.registry.artifacts import load_artifact
 
+        torch.set_num_threads(1)  # one scorer per CPU: threads would only contend
         self.model = load_artifact(Path(artifact_path)).model.eval()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -90,7 +92,9 @@ def score_with_ray(
     import ray.data
 
     n = len(rows.frame)
-    columns = {k: rows.arrays[k] for k in MODEL_INPUTS} | {"row": np.arange(n, dtype=np.int64)}
+    # Rows in history-length order: each batch runs to its own longest history only.
+    order = np.argsort((rows.arrays["seq_kind"] > 0).sum(axis=1), kind="stable")
+    columns = {k: rows.arrays[k][order] for k in MODEL_INPUTS} | {"row": order.astype(np.int64)}
     dataset = ray.data.from_arrow(
         [_table({k: v[lo : lo + block_rows] for k, v in columns.items()})
          for lo in range(0, n, block_rows)]
@@ -122,6 +126,7 @@ def rows_at(log: StepLog, *, task: PropensityTask, cutoff: datetime) -> Rows:
         category=task.category,
         max_len=task.max_len,
         window_days=None,
+        history=task.history,
     )
 
 

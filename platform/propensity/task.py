@@ -15,6 +15,8 @@ validation_cutoff: 2026-02-12
 test_cutoff: 2026-02-19
 max_len: 50             # behaviour steps per row
 shift: 0                # shifting augmentation (training rows only)
+inputs: log             # or sequence: only what the online store's user_sequence holds
+history: null           # with inputs: sequence, its length N (the newest N behaviours)
 ```
 """
 
@@ -32,6 +34,7 @@ import pandas as pd
 import yaml
 
 SPLITS = ("train", "validation", "test")
+INPUTS = ("log", "sequence")
 
 
 class TaskError(ValueError):
@@ -66,6 +69,11 @@ class PropensityTask:
         shift: Shifting augmentation: each training user's n most recent purchases
             in the category before a training cutoff become extra positive rows
             (cut just before each purchase). Never applied to validation or test.
+        inputs: "log": every step of the accepted log before the cutoff, with purchase
+            amounts and quantities; "sequence": only what the online store's
+            `user_sequence` view holds (the newest `history` behaviours, no amounts),
+            so the model can score every user from the online store.
+        history: N of `inputs: sequence` (Settings.sequence_length).
     """
 
     category: int
@@ -75,8 +83,14 @@ class PropensityTask:
     test_cutoff: datetime
     max_len: int = 50
     shift: int = 0
+    inputs: str = "log"
+    history: int | None = None
 
     def __post_init__(self) -> None:
+        if self.inputs not in INPUTS:
+            raise TaskError(f"inputs must be one of {INPUTS}, got {self.inputs!r}")
+        if self.inputs == "sequence" and (self.history is None or self.history < 1):
+            raise TaskError("inputs: sequence needs history, the sequence view's length N")
         if self.category < 1:
             raise TaskError(f"category must be an id >= 1, got {self.category}")
         if self.window_days < 1:
@@ -153,6 +167,8 @@ class PropensityTask:
                 test_cutoff=as_cutoff(values.get("test_cutoff"), name="test_cutoff"),
                 max_len=int(values.get("max_len", 50)),
                 shift=int(values.get("shift", 0)),
+                inputs=str(values.get("inputs", "log")),
+                history=None if values.get("history") is None else int(values["history"]),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, TaskError):
@@ -235,6 +251,8 @@ def task_from(
     shift: int = 0,
     train_cutoffs: int = 3,
     cutoffs: Sequence[datetime] | None = None,
+    inputs: str = "log",
+    history: int | None = None,
 ) -> PropensityTask:
     """A task for the log: the given or most-bought category, the given cutoffs
     (train..., validation, test) or `auto_cutoffs`."""
@@ -258,4 +276,6 @@ def task_from(
         test_cutoff=test,
         max_len=max_len,
         shift=shift,
+        inputs=inputs,
+        history=history,
     )

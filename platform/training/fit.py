@@ -112,8 +112,9 @@ def train_epoch(
     squared = task in ("regression", "forecast")
     labels = torch.from_numpy(arrays[TASK_TARGETS[task]]).float()
     rng = rng or np.random.default_rng(0)
-    if "hist_item_ids" in arrays:
-        lengths = (arrays["hist_item_ids"] > 0).sum(axis=1)
+    history = arrays.get("hist_item_ids", arrays.get("seq_item"))  # rankers' / propensity's
+    if history is not None:
+        lengths = (history > 0).sum(axis=1)
         batches = length_buckets(order, lengths, batch_size=batch_size, rng=rng)
     else:
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -57,6 +57,25 @@ def test_padding_ids_beyond_the_vocabulary_and_order_matter_as_they_should() -> 
     assert not torch.allclose(model(batch), model(reversed_steps))  # time order is read
 
 
+@pytest.mark.parametrize("use_cnn", [True, False])
+def test_a_rows_logit_does_not_depend_on_its_padding_or_batch(use_cnn: bool) -> None:
+    model = CNNLSTM(CNNLSTMConfig(vocab=VOCAB, use_cnn=use_cnn)).eval()
+    batch = _batch(n=3, length=12)
+    batch["seq_item"][0, :9] = 0  # row 0: 3 steps; rows 1, 2: 7
+    for name in ("seq_cat", "seq_kind"):
+        batch[name] = torch.where(batch["seq_item"] > 0, batch[name], 0)
+    numbers = batch["seq_num"].view(3, 12, 5)
+    numbers[batch["seq_item"] == 0] = 0.0
+    together = model(batch)
+    alone = model({k: v[:1] for k, v in batch.items()})
+    wider = {k: v[:1] for k, v in batch.items()}  # 20 more padding steps in front
+    for name in ("seq_item", "seq_cat", "seq_kind"):
+        wider[name] = torch.cat([torch.zeros(1, 20, dtype=wider[name].dtype), wider[name]], 1)
+    wider["seq_num"] = torch.cat([torch.zeros(1, 100), wider["seq_num"]], 1)
+    torch.testing.assert_close(alone, together[:1])
+    torch.testing.assert_close(model(wider), together[:1])
+
+
 def test_it_learns_who_buys_on_generated_shoppers() -> None:
     data = generate(GeneratorConfig(users=600, items=150, categories=6, impressions=9000,
                                     days=50, seed=4, shoppers=True))  # fmt: skip
