@@ -36,6 +36,9 @@ class CNNLSTMConfig:
     step_numbers: int = STEP_NUMBERS
     summary_numbers: int = SUMMARY_NUMBERS
     use_summary: bool = True
+    # Item-id embeddings: off, the steps are read by category, behaviour and numbers only
+    # (fewer weights to overfit when a category has few buyers).
+    use_items: bool = True
     use_cnn: bool = True
     kernels: tuple[int, ...] = (3, 5)
     channels: int = 32
@@ -60,7 +63,7 @@ class CNNLSTM(nn.Module):
         self.items = nn.Embedding(max(config.vocab.items, 1), dim, padding_idx=0)
         self.categories = nn.Embedding(max(config.vocab.categories, 1), dim, padding_idx=0)
         self.behaviours = nn.Embedding(BEHAVIOURS, 4, padding_idx=0)
-        width = 2 * dim + 4 + config.step_numbers
+        width = (2 if config.use_items else 1) * dim + 4 + config.step_numbers
         if config.use_cnn:
             # "same" padding (odd and even widths): every step keeps its place in time.
             self.convs = nn.ModuleList(
@@ -96,9 +99,10 @@ class CNNLSTM(nn.Module):
         keep = slice(items.shape[1] - width, None)
         items, mask = items[:, keep], mask[:, keep]
         numbers = batch["seq_num"].float().view(items.shape[0], -1, self.config.step_numbers)
+        embedded = [self.items(items)] if self.config.use_items else []
         steps = torch.cat(
             [
-                self.items(items),
+                *embedded,
                 self.categories(
                     self._ids(batch["seq_cat"][:, keep], self.categories.num_embeddings)
                 ),

@@ -259,6 +259,7 @@ def score_command(
         rows = guard(lambda: rows_at(log, task=task, cutoff=at or default_cutoff(log)))
     with console.status(f"scoring {len(rows.frame):,} rows with Ray Data..."):
         ensure_ray(ctx.settings)
+        _quiet_ray_data()
         scores = score_with_ray(artifact_path=Path(registered.artifact_path), rows=rows)
     frame = score_frame(rows, scores, category=task.category, version=registered.version)
     if export is not None:
@@ -280,6 +281,16 @@ def score_command(
         f"{written.validation_run_id}) -> {written.offline_path} and the online store; "
         f"targets: recplat export targets --category {task.category} --top 100"
     )
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data's per-operator progress lines are for its developers, not for this table."""
+    import logging
+
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def _online_steps(ctx: PlatformContext) -> StepLog:

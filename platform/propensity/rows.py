@@ -200,30 +200,44 @@ def build_rows(
     cat_click = (log.kind == CLICK) & in_cat
 
     # The newest max_len steps, front-padded: position j of a row holds step end - L + j.
-    take = end[:, None] - max_len + np.arange(max_len)[None, :]
-    valid = take >= start[:, None]
-    idx = np.where(valid, take, 0)
-    prev = np.where(take - 1 >= start[:, None], take - 1, idx)
-    ts = np.where(valid, log.ts[idx], 0)
-    gap_days = np.where(valid, (log.ts[idx] - log.ts[prev]) / DAY_S, 0.0)
-    age_days = np.where(valid, (cutoffs_s[:, None] - ts) / DAY_S, 0.0)
-    numbers = np.stack(
-        [
-            np.log1p(np.where(valid, log.amount[idx], 0.0)),
-            np.log1p(np.where(valid, log.quantity[idx], 0)),
+    # Only the real steps are computed (a flat array), then placed front-padded: position
+    # j of a row holds step end - L + j.
+    taken = np.minimum(steps, max_len)
+    total_steps = int(taken.sum())
+    row = np.repeat(np.arange(n), taken)
+    offset = np.arange(total_steps) - np.repeat(np.cumsum(taken) - taken, taken)
+    src = np.repeat(end - taken, taken) + offset
+    col = max_len - np.repeat(taken, taken) + offset
+    prev = np.where(src - 1 >= np.repeat(start, taken), src - 1, src)
+    step_ts = log.ts[src]
+    gap_days = (step_ts - log.ts[prev]) / DAY_S
+    age_days = (np.repeat(cutoffs_s, taken) - step_ts) / DAY_S
+    numbers = np.zeros((n, max_len, len(STEP_FEATURES)), np.float32)
+    for channel, values in enumerate(
+        (
+            np.log1p(log.amount[src]),
+            np.log1p(log.quantity[src]),
             np.log1p(np.maximum(gap_days, 0.0)),
-            np.where(valid, in_cat[idx], False).astype(np.float64),
+            in_cat[src],
             np.log1p(np.maximum(age_days, 0.0)),
-        ],
-        axis=-1,
-    ).astype(np.float32)
+        )
+    ):
+        numbers[row, col, channel] = values
+
+    def placed(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((n, max_len), np.int64)
+        out[row, col] = values[src]
+        return out
+
     arrays = {
-        "seq_item": np.where(valid, log.item[idx], 0),
-        "seq_cat": np.where(valid, log.category[idx], 0),
-        "seq_kind": np.where(valid, log.kind[idx], 0),
+        "seq_item": placed(log.item),
+        "seq_cat": placed(log.category),
+        "seq_kind": placed(log.kind),
         "seq_num": numbers.reshape(n, -1),
         "user_id": users,
     }
+    # The time of the newest step placed in each row (its last column), for the gate.
+    latest_input = np.where(taken > 0, placed(log.ts)[:, -1], -1)
 
     # Summaries over every step before the cutoff (prefix sums and fill indexes).
     def count(flag: np.ndarray, lo: np.ndarray) -> np.ndarray:
@@ -286,7 +300,7 @@ def build_rows(
             "steps": steps.astype(np.int64),
             # The newest input step's time (-1: no history), from the arrays themselves:
             # the gate holds it before the cutoff.
-            "last_input_s": np.where(valid.any(axis=1), ts.max(axis=1), -1).astype(np.int64),
+            "last_input_s": latest_input,
             **summary,
         }
     )

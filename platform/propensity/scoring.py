@@ -104,7 +104,7 @@ def score_with_ray(
         fn_constructor_kwargs={"artifact_path": str(artifact_path)},
         batch_size=block_rows,
         batch_format="numpy",
-        concurrency=max(1, min(scorers, -(-n // block_rows))),
+        compute=ray.data.ActorPoolStrategy(size=max(1, min(scorers, -(-n // block_rows)))),
         num_cpus=1,
     )
     scores = np.empty(n, dtype=np.float64)

@@ -13,7 +13,7 @@ from recplat.cli.pipeline import run_feature_stages
 from recplat.events.synthetic import GeneratorConfig
 from recplat.features.repo import open_store
 from recplat.propensity.dataset import accepted_log
-from recplat.propensity.online import online_steps
+from recplat.propensity.online import _read_sequences, _sqlite_sequences, online_steps
 from recplat.propensity.rows import SUMMARY_FEATURES
 from recplat.propensity.scoring import default_cutoff, rows_at
 from recplat.propensity.task import TaskError, task_from
@@ -34,6 +34,14 @@ def test_rows_from_the_online_store_equal_rows_from_the_log(tmp_path: Path) -> N
     users = log.events["user_id"].unique()
     online = online_steps(open_store(settings.feature_repo), users=users, chunk=40)
     assert len(online.users) > 100
+    # The SQLite scan (varints decoded in numpy) reads what the general row reader reads.
+    store = open_store(settings.feature_repo)
+    scanned = _sqlite_sequences(store, np.unique(users))
+    general = _read_sequences(store, np.unique(users), chunk=40)
+    assert scanned is not None
+    order = np.lexsort((np.arange(len(scanned["user"])), scanned["user"]))
+    for name, values in general.items():
+        np.testing.assert_array_equal(scanned[name][order], values, err_msg=name)
     assert (np.bincount(np.searchsorted(online.users, online.user)) <= 12).all()
     cutoff = default_cutoff(offline)
     from_log = rows_at(offline, task=task, cutoff=cutoff)
@@ -57,3 +65,24 @@ def test_sequence_inputs_need_the_views_length() -> None:
                            pd.Timestamp("2026-01-20", tz="UTC").to_pydatetime(),
                            pd.Timestamp("2026-01-30", tz="UTC").to_pydatetime()],
                   inputs="sequence")  # fmt: skip
+
+
+def test_int64_lists_decode_in_bulk_as_protobuf_does() -> None:
+    import pytest
+    from feast.protos.feast.types.Value_pb2 import Value
+    from recplat.propensity.online import varint_lists
+
+    rng = np.random.default_rng(0)
+    lists = [[], [0], [1, 127, 128, 300], list(rng.integers(0, 2**62, 40)), [1_767_225_600_000_000]]
+    lists += [list(rng.integers(0, 10**6, int(rng.integers(0, 60)))) for _ in range(200)]
+    blobs = []
+    for values in lists:
+        value = Value()
+        value.int64_list_val.val.extend(int(v) for v in values)
+        blobs.append(value.SerializeToString())
+    counts, flat = varint_lists(blobs)
+    assert counts.tolist() == [len(v) for v in lists]
+    assert flat.tolist() == [int(v) for values in lists for v in values]
+    text = Value(string_val="x").SerializeToString()
+    with pytest.raises(ValueError, match="not an int64 list"):
+        varint_lists([blobs[2], text])

@@ -96,3 +96,35 @@ def test_train_score_write_back_and_export(tmp_path: Path, ray_session: None) ->
     assert code == 0, out
     back = pd.read_csv(scored)
     assert back["user_id"].tolist() == users[:2] and back["propensity_score"].between(0, 1).all()
+
+
+def test_a_sequence_model_scores_from_the_online_store_as_from_the_log(
+    tmp_path: Path, ray_session: None
+) -> None:
+    settings = make_settings(tmp_path)
+    small = ["--users", "250", "--items", "60", "--categories", "4", "--impressions", "4000"]
+    code, out = _cli(settings, "data", "generate", *small, "--days", "45", "--shoppers")
+    assert code == 0, out
+    for stage in ("build", "apply", "materialize"):
+        code, out = _cli(settings, "features", stage)
+        assert code == 0, out
+    config = str(REPO_ROOT / "configs" / "train" / "propensity_lstm.yaml")
+    code, out = _cli(settings, "train", "--config", config, "--epochs", "1", "--inputs", "sequence")
+    assert code == 0, out
+    code, out = _cli(settings, "score", "--cutoff", "2026-02-16T00:00:00", "--source", "online")
+    assert code == 0, out
+    online = read_parquet(settings.offline_dir / "user_propensity.parquet")
+    code, out = _cli(settings, "score", "--cutoff", "2026-02-16T00:00:00", "--source", "log",
+                     "--export", str(_pairs(tmp_path, online)), "--output", str(tmp_path / "l.csv"))  # fmt: skip
+    assert code == 0, out
+    from_log = pd.read_csv(tmp_path / "l.csv")
+    # The store holds what the log-built rows hold (newest N behaviours, no amounts).
+    assert from_log["propensity_score"].to_numpy() == pytest.approx(
+        online["propensity_score"].to_numpy(), abs=1e-6
+    )
+
+
+def _pairs(tmp_path: Path, scored: pd.DataFrame) -> Path:
+    path = tmp_path / "pairs.csv"
+    scored.assign(cutoff=scored["event_timestamp"])[["user_id", "cutoff"]].to_csv(path, index=False)
+    return path

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from recplat.events.synthetic import GeneratorConfig, generate
+from recplat.events.synthetic import GeneratorConfig, SyntheticData, generate
 from recplat.models.cnn_lstm import STEP_NUMBERS, SUMMARY_NUMBERS
 from recplat.propensity.dataset import balanced, build_dataset, split_rows
 from recplat.propensity.evaluation import best_f1_threshold, score_at
@@ -35,7 +35,7 @@ def _day(n: float) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def shop():  # type: ignore[no-untyped-def]
+def shop() -> SyntheticData:
     return generate(SHOP)
 
 
@@ -146,10 +146,12 @@ def test_rows_hold_golden_summaries_labels_and_front_padded_steps() -> None:
 
 
 def test_models_read_as_many_numbers_as_the_rows_hold() -> None:
-    assert STEP_NUMBERS == len(STEP_FEATURES) and SUMMARY_NUMBERS == len(SUMMARY_FEATURES)
+    assert len(STEP_FEATURES) == STEP_NUMBERS and len(SUMMARY_FEATURES) == SUMMARY_NUMBERS
 
 
-def _poisoned(events: pd.DataFrame, purchases: pd.DataFrame, cutoff: datetime, seed: int):  # type: ignore[no-untyped-def]
+def _poisoned(
+    events: pd.DataFrame, purchases: pd.DataFrame, cutoff: datetime, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every event at or after `cutoff` rewritten (items, types, clicks, amounts), plus new
     ones: nothing of the future survives."""
     rng = np.random.default_rng(seed)
@@ -167,7 +169,9 @@ def _poisoned(events: pd.DataFrame, purchases: pd.DataFrame, cutoff: datetime, s
     return events, purchases
 
 
-def test_poisoning_every_event_at_or_after_each_cutoff_leaves_the_inputs_unchanged(shop) -> None:  # type: ignore[no-untyped-def]
+def test_poisoning_every_event_at_or_after_each_cutoff_leaves_the_inputs_unchanged(
+    shop: SyntheticData,
+) -> None:
     task = task_from(events=shop.events, items=shop.items, category=None, window_days=7,
                      max_len=20, shift=2)  # fmt: skip
     clean = split_rows(
@@ -181,8 +185,9 @@ def test_poisoning_every_event_at_or_after_each_cutoff_leaves_the_inputs_unchang
             mask = (clean[split].frame["cutoff"] == pd.Timestamp(cutoff)).to_numpy()
             mask &= ~clean[split].frame["shifted"].to_numpy()
             users = clean[split].frame["user_id"].to_numpy()[mask]
-            again = build_rows(log, users=users, cutoffs_s=np.full(len(users), int(cutoff.timestamp())),
-                               category=task.category, max_len=20, window_days=7)  # fmt: skip
+            at = np.full(len(users), int(cutoff.timestamp()))
+            again = build_rows(log, users=users, cutoffs_s=at, category=task.category,
+                               max_len=20, window_days=7)  # fmt: skip
             for name in inputs:
                 np.testing.assert_array_equal(again.arrays[name], clean[split].arrays[name][mask])
             summary = list(SUMMARY_FEATURES)
@@ -191,7 +196,7 @@ def test_poisoning_every_event_at_or_after_each_cutoff_leaves_the_inputs_unchang
             )
 
 
-def test_train_label_windows_end_before_validation_and_test_inputs(shop) -> None:  # type: ignore[no-untyped-def]
+def test_train_label_windows_end_before_validation_and_test_inputs(shop: SyntheticData) -> None:
     task = task_from(events=shop.events, items=shop.items, category=None, window_days=7, shift=1)
     splits = split_rows(
         step_log(events=shop.events, items=shop.items, purchases=shop.purchases), task
@@ -209,12 +214,13 @@ def test_train_label_windows_end_before_validation_and_test_inputs(shop) -> None
         assert (rows.frame["last_input_s"] < epoch_seconds(rows.frame["cutoff"])).all()
 
 
-def test_shifting_cuts_just_before_each_recent_category_purchase(shop) -> None:  # type: ignore[no-untyped-def]
+def test_shifting_cuts_just_before_each_recent_category_purchase(shop: SyntheticData) -> None:
     log = step_log(events=shop.events, items=shop.items, purchases=shop.purchases)
     task = task_from(events=shop.events, items=shop.items, category=None, window_days=7)
     cutoff = int(task.train_cutoffs[-1].timestamp())
     users = np.unique(log.user)
-    shifted_users, shifted = shifted_cutoffs(log, users=users, cutoffs_s=np.full(len(users), cutoff),
+    at = np.full(len(users), cutoff)
+    shifted_users, shifted = shifted_cutoffs(log, users=users, cutoffs_s=at,
                                              category=task.category, shift=2)  # fmt: skip
     bought = (log.kind == 2) & (log.category == task.category) & (log.ts < cutoff)
     per_user = pd.Series(log.user[bought]).value_counts()
@@ -231,7 +237,7 @@ def test_shifting_cuts_just_before_each_recent_category_purchase(shop) -> None: 
     assert not more.frame.duplicated(["user_id", "cutoff"]).any()  # one row per pair
 
 
-def test_balanced_sampling_keeps_every_positive_and_as_many_negatives(shop) -> None:  # type: ignore[no-untyped-def]
+def test_balanced_sampling_keeps_every_positive_and_as_many_negatives(shop: SyntheticData) -> None:
     task = task_from(events=shop.events, items=shop.items, category=None, window_days=7)
     rows = split_rows(
         step_log(events=shop.events, items=shop.items, purchases=shop.purchases), task
@@ -246,7 +252,9 @@ def test_balanced_sampling_keeps_every_positive_and_as_many_negatives(shop) -> N
     assert pairs <= set(zip(rows.frame["user_id"], rows.frame["cutoff"], strict=True))
 
 
-def test_the_gate_stops_rows_with_an_input_at_the_cutoff(shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_gate_stops_rows_with_an_input_at_the_cutoff(
+    shop: SyntheticData, tmp_path: Path
+) -> None:
     from recplat.cli.context import PlatformContext
     from recplat.quality.suites import propensity_rows_suite
     from recplat.settings import Settings

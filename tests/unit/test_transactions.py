@@ -77,5 +77,5 @@ def test_missing_columns_and_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError, match="file not found"):
         load_transactions(tmp_path / "absent.csv")
     (tmp_path / "log.json").write_text("{}")
-    with pytest.raises(ImportFormatError, match="expected a .csv or .parquet"):
+    with pytest.raises(ImportFormatError, match=r"expected a \.csv or \.parquet"):
         load_transactions(tmp_path / "log.json")
