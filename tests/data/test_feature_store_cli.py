@@ -43,10 +43,12 @@ def test_list_and_describe_show_the_catalogue(live: Settings) -> None:
     for name in ("user_profile", "item_attributes", "user_sequence", "ranking_v1"):
         assert name in out
     assert "user_sequence_push" in out  # the sequence view's online path
-    # Every view the feature stages build was materialized (item_demand_forecast is
-    # written by `recplat forecast-demand`, not by them).
+    # Every view the feature stages build was materialized (item_demand_forecast and
+    # user_propensity are written by `recplat forecast-demand` and `recplat score`).
     assert [line for line in out.splitlines() if "never" in line] == [
-        line for line in out.splitlines() if "item_demand_forecast " in line
+        line
+        for line in out.splitlines()
+        if "item_demand_forecast " in line or "user_propensity " in line
     ]
     for name in ("user_activity", "item_stats", "context_features", "din_ranker_v1"):
         assert name in out

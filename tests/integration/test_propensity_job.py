@@ -114,10 +114,11 @@ def test_a_sequence_model_scores_from_the_online_store_as_from_the_log(
     code, out = _cli(settings, "score", "--cutoff", "2026-02-16T00:00:00", "--source", "online")
     assert code == 0, out
     online = read_parquet(settings.offline_dir / "user_propensity.parquet")
+    pairs, scored = _pairs(tmp_path, online), tmp_path / "l.csv"
     code, out = _cli(settings, "score", "--cutoff", "2026-02-16T00:00:00", "--source", "log",
-                     "--export", str(_pairs(tmp_path, online)), "--output", str(tmp_path / "l.csv"))  # fmt: skip
+                     "--export", str(pairs), "--output", str(scored))  # fmt: skip
     assert code == 0, out
-    from_log = pd.read_csv(tmp_path / "l.csv")
+    from_log = pd.read_csv(scored)
     # The store holds what the log-built rows hold (newest N behaviours, no amounts).
     assert from_log["propensity_score"].to_numpy() == pytest.approx(
         online["propensity_score"].to_numpy(), abs=1e-6

@@ -25,7 +25,8 @@ VOCAB = Vocab(users=10, items=20, categories=5)
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_configs_load_and_build_their_model(path: Path) -> None:
     options = load_options(path)
-    assert options.model_name == path.stem
+    # A file per model, or per variant of one (propensity_lstm: propensity without the CNN).
+    assert path.stem == options.model_name or path.stem.startswith(f"{options.model_name}_")
     model_config = options.model_config(VOCAB)
     written = yaml.safe_load(path.read_text())["model_config"]
     for key, value in written.items():  # every value reaches the model's config
