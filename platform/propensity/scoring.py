@@ -59,6 +59,29 @@ def _table(columns: dict[str, np.ndarray]) -> Any:
     return pa.table(out)
 
 
+def _compact(
+    arrays: dict[str, np.ndarray], order: np.ndarray, *, width: int
+) -> dict[str, np.ndarray]:
+    """The model inputs in `order`, cut to the longest history (the columns before it are
+    padding in every row, which the model drops anyway) and in the smallest integer types
+    that hold them: what travels through the object store, a fraction of the padded rows."""
+    length = arrays["seq_item"].shape[1]
+    steps = slice(length - width, None)
+
+    def ids(values: np.ndarray) -> np.ndarray:
+        small = values.max(initial=0) < np.iinfo(np.int32).max
+        return values.astype(np.int32) if small else values
+
+    numbers = arrays["seq_num"].reshape(len(arrays["seq_num"]), length, -1)
+    return {
+        "seq_item": ids(arrays["seq_item"][order, steps]),
+        "seq_cat": ids(arrays["seq_cat"][order, steps]),
+        "seq_kind": arrays["seq_kind"][order, steps].astype(np.int8),
+        "seq_num": numbers[order, steps].reshape(len(order), -1),
+        "summary": arrays["summary"][order],
+    }
+
+
 def _matrix(column: np.ndarray) -> np.ndarray:
     return np.stack(list(column)) if column.dtype == object else column
 
@@ -93,8 +116,10 @@ def score_with_ray(
 
     n = len(rows.frame)
     # Rows in history-length order: each batch runs to its own longest history only.
-    order = np.argsort((rows.arrays["seq_kind"] > 0).sum(axis=1), kind="stable")
-    columns = {k: rows.arrays[k][order] for k in MODEL_INPUTS} | {"row": order.astype(np.int64)}
+    lengths = (rows.arrays["seq_kind"] > 0).sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    columns = _compact(rows.arrays, order, width=max(int(lengths.max(initial=0)), 1))
+    columns["row"] = order.astype(np.int64)
     dataset = ray.data.from_arrow(
         [_table({k: v[lo : lo + block_rows] for k, v in columns.items()})
          for lo in range(0, n, block_rows)]
