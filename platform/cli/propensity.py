@@ -87,6 +87,13 @@ def train_propensity(
     if balance not in ("natural", "1:1"):
         console.print(f"[red]--balance must be natural or 1:1, got {escape(balance)}[/]")
         raise typer.Exit(2)
+    if inputs == "sequence" and ctx.settings.sequence_impressions:
+        console.print(
+            "[red]--inputs sequence reads the newest N behaviours of user_sequence; with "
+            "RECPLAT_SEQUENCE_IMPRESSIONS=1 the store keeps impressions among them, which "
+            "the log-built rows do not: train with --inputs log[/]"
+        )
+        raise typer.Exit(2)
     log = guard(lambda: accepted_log(ctx.settings))
     try:
         dates = (
