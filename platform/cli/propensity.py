@@ -284,7 +284,7 @@ def score_command(
         )
     console.print(
         f"wrote {written.rows:,} propensity scores for category {task.category} at "
-        f"{written.cutoff:%Y-%m-%d %H:%M} (version {registered.version}; validation run "
+        f"{written.stamp:%Y-%m-%d %H:%M} (version {registered.version}; validation run "
         f"{written.validation_run_id}) -> {written.offline_path} and the online store; "
         f"targets: recplat export targets --category {task.category} --top 100"
     )

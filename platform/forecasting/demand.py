@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from recplat.features.online_write import write_view
-from recplat.features.repo import open_store
+from recplat.features.write_back import write_back
 from recplat.forecasting.series import SeriesSet
-from recplat.io.parquet import read_parquet, write_parquet
+from recplat.io.parquet import read_parquet
 from recplat.quality.gate import Gate
 from recplat.quality.suites import demand_forecast_suite, series_suite
 from recplat.settings import Settings
@@ -165,27 +164,13 @@ def write_demand_forecasts(
         ValueError: The view is not registered (`recplat features apply`): nothing written.
         DataQualityError: The rows failed their suite: nothing is written anywhere.
     """
-    store = open_store(settings.feature_repo)
-    if VIEW not in {view.name for view in store.list_feature_views()}:
-        raise ValueError(
-            f"feature view {VIEW} is not registered with Feast in {settings.feature_repo}: "
-            "run `recplat features apply` first (nothing written)"
-        )
-    run_id = gate.check(df=rows, spec=demand_forecast_suite(), allow=allow, stage="write-back")
-    path = settings.offline_dir / f"{VIEW}.parquet"
-    table = rows
-    if path.exists():  # earlier origins stay: the point-in-time history of the view
-        table = pd.concat([read_parquet(path), rows], ignore_index=True)
-        table = table.drop_duplicates(["item_id", "event_timestamp"], keep="last")
-    write_parquet(table.reset_index(drop=True), path)
-    origin = pd.Timestamp(rows["event_timestamp"].max()).to_pydatetime()
-    write_view(
-        store=store,
-        view_name=VIEW,
-        table=rows,
-        start=origin - timedelta(days=3650),
-        end=origin + timedelta(seconds=1),
-    )
+    written = write_back(
+        settings=settings, gate=gate, view=VIEW, rows=rows, spec=demand_forecast_suite(),
+        key="item_id", allow=allow,
+    )  # fmt: skip
     return DemandWrite(
-        rows=len(rows), origin=origin, offline_path=str(path), validation_run_id=run_id
+        rows=written.rows,
+        origin=written.stamp,
+        offline_path=written.offline_path,
+        validation_run_id=written.validation_run_id,
     )

@@ -100,6 +100,21 @@ def _concat(parts: Sequence[Rows]) -> Rows:
     return Rows(arrays=arrays, frame=frame)
 
 
+def cutoff_rows(log: StepLog, task: PropensityTask, *, cutoff_s: int, labelled: bool) -> Rows:
+    """One row per user with behaviour before the cutoff, built as the task builds them
+    (labelled: with the task's window; unlabelled: for scoring)."""
+    users = users_at(log, cutoff_s)
+    return build_rows(
+        log,
+        users=users,
+        cutoffs_s=np.full(len(users), cutoff_s),
+        category=task.category,
+        max_len=task.max_len,
+        window_days=task.window_days if labelled else None,
+        history=task.history,
+    )
+
+
 def split_rows(log: StepLog, task: PropensityTask) -> dict[str, Rows]:
     """Every split's rows: at each cutoff, the users with behaviour before it; shifted
     positives added to training only. `user_key` numbers the cutoff (per-cutoff AUC)."""
@@ -110,16 +125,8 @@ def split_rows(log: StepLog, task: PropensityTask) -> dict[str, Rows]:
         shifted: list[pd.DataFrame] = []
         for cutoff in cutoffs:
             cutoff_s = int(epoch_seconds(pd.DatetimeIndex([cutoff]))[0])
-            users = users_at(log, cutoff_s)
-            part = build_rows(
-                log,
-                users=users,
-                cutoffs_s=np.full(len(users), cutoff_s),
-                category=task.category,
-                max_len=task.max_len,
-                window_days=task.window_days,
-                history=task.history,
-            )
+            part = cutoff_rows(log, task, cutoff_s=cutoff_s, labelled=True)
+            users = part.arrays["user_id"]
             part.frame["shifted"] = False
             part.arrays["user_key"] = np.full(len(users), key, np.int64)
             key += 1

@@ -68,6 +68,24 @@ class StepLog:
         offset = np.clip(np.asarray(seconds, np.int64) - self.t0, 0, 2**34 - 1)
         return rank.astype(np.int64) * 2**34 + offset
 
+    def position(self, rank: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+        """Index of each user's first step at or after `seconds` (its steps before end there)."""
+        return np.searchsorted(self.keys, self.key(rank, seconds))
+
+    def spans(
+        self, users: np.ndarray, cutoffs_s: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per (user, cutoff): the user's rank, whether the log knows the user, and the
+        [start, end) of its steps before the cutoff (empty for unknown users)."""
+        rank = np.searchsorted(self.users, users)
+        known = (rank < len(self.users)) & (
+            self.users[np.minimum(rank, len(self.users) - 1)] == users
+        )
+        rank = np.where(known, rank, 0)
+        start = np.where(known, self.position(rank, np.full_like(cutoffs_s, self.t0)), 0)
+        end = np.where(known, self.position(rank, cutoffs_s), 0)
+        return rank, known, start, end
+
 
 def epoch_seconds(stamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
     """Epoch seconds of UTC timestamps."""
@@ -185,11 +203,7 @@ def build_rows(
     users = np.asarray(users, np.int64)
     cutoffs_s = np.asarray(cutoffs_s, np.int64)
     n = len(users)
-    rank = np.searchsorted(log.users, users)
-    known = (rank < len(log.users)) & (log.users[np.minimum(rank, len(log.users) - 1)] == users)
-    rank = np.where(known, rank, 0)
-    start = np.where(known, np.searchsorted(log.keys, log.key(rank, log.t0 + 0 * cutoffs_s)), 0)
-    end = np.where(known, np.searchsorted(log.keys, log.key(rank, cutoffs_s)), 0)
+    rank, known, start, end = log.spans(users, cutoffs_s)
     if history is not None:
         start = np.maximum(start, end - history)
     steps = end - start
@@ -249,8 +263,7 @@ def build_rows(
         return cum[end] - cum[np.maximum(lo, start)]
 
     def since(days_back: int) -> np.ndarray:
-        key = log.key(rank, cutoffs_s - days_back * DAY_S)
-        return np.where(known, np.searchsorted(log.keys, key), 0)
+        return np.where(known, log.position(rank, cutoffs_s - days_back * DAY_S), 0)
 
     def last_time(flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         latest = _ffill_index(flag)[np.maximum(end - 1, 0)] if len(flag) else np.zeros(n, int)
@@ -305,28 +318,12 @@ def build_rows(
         }
     )
     if window_days is not None:
-        frame["label"] = _labels(
-            log, rank=rank, known=known, cutoffs_s=cutoffs_s, cat_bought=cat_bought,
-            window_s=window_days * DAY_S,
-        )  # fmt: skip
+        # A purchase in the category in [cutoff, cutoff + window): steps end..window_end.
+        window_end = np.where(known, log.position(rank, cutoffs_s + window_days * DAY_S), 0)
+        cum = np.concatenate([[0], np.cumsum(cat_bought)])
+        frame["label"] = ((cum[window_end] - cum[end]) > 0).astype(np.int64)
         arrays["label"] = frame["label"].to_numpy(np.float32)
     return Rows(arrays=arrays, frame=frame)
-
-
-def _labels(
-    log: StepLog,
-    *,
-    rank: np.ndarray,
-    known: np.ndarray,
-    cutoffs_s: np.ndarray,
-    cat_bought: np.ndarray,
-    window_s: int,
-) -> np.ndarray:
-    """1 where the user buys in the category in [cutoff, cutoff + window)."""
-    lo = np.searchsorted(log.keys, log.key(rank, cutoffs_s))
-    hi = np.searchsorted(log.keys, log.key(rank, cutoffs_s + window_s))
-    cum = np.concatenate([[0], np.cumsum(cat_bought)])
-    return np.where(known, (cum[hi] - cum[lo]) > 0, False).astype(np.int64)
 
 
 def users_at(log: StepLog, cutoff_s: int) -> np.ndarray:
@@ -347,10 +344,7 @@ def shifted_cutoffs(
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     cat_bought = (log.kind == PURCHASE) & (log.category == category)
     positions = np.flatnonzero(cat_bought)
-    rank = np.searchsorted(log.users, users)
-    known = (rank < len(log.users)) & (log.users[np.minimum(rank, len(log.users) - 1)] == users)
-    start = np.searchsorted(log.keys, log.key(rank, log.t0 + 0 * cutoffs_s))
-    end = np.searchsorted(log.keys, log.key(rank, cutoffs_s))
+    _, known, start, end = log.spans(np.asarray(users, np.int64), np.asarray(cutoffs_s, np.int64))
     lo = np.searchsorted(positions, start)
     hi = np.searchsorted(positions, end)  # positions[lo:hi]: the user's category purchases
     out_users, out_cutoffs = [], []

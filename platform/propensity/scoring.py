@@ -10,17 +10,16 @@ same job spreads the blocks over its nodes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from recplat.features.online_write import write_view
-from recplat.features.repo import open_store
-from recplat.io.parquet import read_parquet, write_parquet
-from recplat.propensity.rows import Rows, StepLog, build_rows, users_at
+from recplat.features.write_back import WrittenBack, write_back
+from recplat.io.parquet import read_parquet
+from recplat.propensity.dataset import cutoff_rows
+from recplat.propensity.rows import Rows, StepLog, epoch_seconds
 from recplat.propensity.task import PropensityTask
 from recplat.quality.suites import user_propensity_suite
 from recplat.registry.artifacts import Artifact
@@ -140,19 +139,12 @@ def score_with_ray(
 
 def rows_at(log: StepLog, *, task: PropensityTask, cutoff: datetime) -> Rows:
     """Every user with behaviour before `cutoff`, as unlabelled rows of the task."""
-    cutoff_s = int(pd.Timestamp(cutoff).timestamp())
-    users = users_at(log, cutoff_s)
-    if not len(users):
-        raise ValueError(f"no user has behaviour before {cutoff:%Y-%m-%d %H:%M}: nothing to score")
-    return build_rows(
-        log,
-        users=users,
-        cutoffs_s=np.full(len(users), cutoff_s),
-        category=task.category,
-        max_len=task.max_len,
-        window_days=None,
-        history=task.history,
+    rows = cutoff_rows(
+        log, task, cutoff_s=int(epoch_seconds(pd.DatetimeIndex([cutoff]))[0]), labelled=False
     )
+    if rows.frame.empty:
+        raise ValueError(f"no user has behaviour before {cutoff:%Y-%m-%d %H:%M}: nothing to score")
+    return rows
 
 
 def default_cutoff(log: StepLog) -> datetime:
@@ -169,57 +161,25 @@ def score_frame(rows: Rows, scores: np.ndarray, *, category: int, version: int) 
             "event_timestamp": cutoff,
             "propensity_score": scores.astype(np.float64),
             "propensity_category": np.full(len(scores), category, np.int64),
-            "propensity_cutoff_s": (
-                (cutoff - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-            ).to_numpy(np.int64),
+            "propensity_cutoff_s": epoch_seconds(cutoff),
             "propensity_model_version": np.full(len(scores), version, np.int64),
         }
     )
 
 
-@dataclass(frozen=True)
-class PropensityWrite:
-    """What a write-back stored."""
-
-    rows: int
-    cutoff: datetime
-    offline_path: str
-    validation_run_id: int
-
-
 def write_scores(
     *, settings: Settings, gate: Gate, scores: pd.DataFrame, allow: Sequence[str] = ()
-) -> PropensityWrite:
+) -> WrittenBack:
     """Gate the scores, keep them offline (beside earlier cutoffs), write them online.
 
     Raises:
         ValueError: The view is not registered (`recplat features apply`): nothing written.
         DataQualityError: The scores failed their suite: nothing is written anywhere.
     """
-    store = open_store(settings.feature_repo)
-    if VIEW not in {view.name for view in store.list_feature_views()}:
-        raise ValueError(
-            f"feature view {VIEW} is not registered with Feast in {settings.feature_repo}: "
-            "run `recplat features apply` first (nothing written)"
-        )
-    run_id = gate.check(df=scores, spec=user_propensity_suite(), allow=allow, stage="write-back")
-    path = settings.offline_dir / f"{VIEW}.parquet"
-    table = scores
-    if path.exists():  # earlier cutoffs stay: the point-in-time history of the view
-        table = pd.concat([read_parquet(path), scores], ignore_index=True)
-        table = table.drop_duplicates(["user_id", "event_timestamp"], keep="last")
-    write_parquet(table.reset_index(drop=True), path)
-    cutoff = pd.Timestamp(scores["event_timestamp"].max()).to_pydatetime()
-    write_view(
-        store=store,
-        view_name=VIEW,
-        table=scores,
-        start=cutoff - timedelta(days=3650),
-        end=cutoff + timedelta(seconds=1),
-    )
-    return PropensityWrite(
-        rows=len(scores), cutoff=cutoff, offline_path=str(path), validation_run_id=run_id
-    )
+    return write_back(
+        settings=settings, gate=gate, view=VIEW, rows=scores, spec=user_propensity_suite(),
+        key="user_id", allow=allow,
+    )  # fmt: skip
 
 
 def top_targets(settings: Settings, *, category: int, top: int) -> pd.DataFrame:
