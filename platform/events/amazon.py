@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from recplat.events.importing import ImportedData, ImportFormatError, text_lines
+from recplat.events.importing import ImportedData, ImportFormatError, price_buckets, text_lines
 from recplat.events.schema import EVENT_COLUMNS
 
 UNKNOWN_CATEGORY = "unknown"
@@ -102,15 +102,6 @@ def _meta(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["asin", "category", "price"]).drop_duplicates("asin")
 
 
-def _price_buckets(prices: pd.Series) -> np.ndarray:
-    known = prices.dropna()
-    if known.empty:
-        return np.full(len(prices), -1, dtype=np.int64)
-    edges = np.quantile(known.to_numpy(), np.linspace(0.1, 0.9, 9))
-    buckets = np.searchsorted(edges, prices.fillna(0).to_numpy(), side="right")
-    return np.where(prices.isna(), -1, buckets).astype(np.int64)
-
-
 def load_amazon(*, reviews: Path, meta: Path, negatives: int = 1, seed: int = 0) -> ImportedData:
     """Read a reviews file and its metadata file into recplat's tables.
 
@@ -150,7 +141,7 @@ def load_amazon(*, reviews: Path, meta: Path, negatives: int = 1, seed: int = 0)
         {
             "item_id": catalogue["asin"].map(item_ids).to_numpy(np.int64),
             "category_id": catalogue["category"].map(category_ids).to_numpy(np.int64),
-            "price_bucket": _price_buckets(catalogue["price"]),
+            "price_bucket": price_buckets(catalogue["price"]),
             "event_timestamp": start,
         }
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -44,3 +45,13 @@ def text_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             yield number, line
+
+
+def price_buckets(prices: pd.Series) -> np.ndarray:
+    """Price deciles 0..9 (edges from the known prices); -1 where the price is unknown."""
+    known = prices.dropna()
+    if known.empty:
+        return np.full(len(prices), -1, dtype=np.int64)
+    edges = np.quantile(known.to_numpy(), np.linspace(0.1, 0.9, 9))
+    buckets = np.searchsorted(edges, prices.fillna(0).to_numpy(), side="right")
+    return np.where(prices.isna(), -1, buckets).astype(np.int64)

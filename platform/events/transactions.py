@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from recplat.events.importing import ImportedData, ImportFormatError
+from recplat.events.importing import ImportedData, ImportFormatError, price_buckets
 from recplat.events.schema import EVENT_COLUMNS
 
 REQUIRED = ("user_id", "timestamp")
@@ -80,15 +80,6 @@ def _timestamps(path: Path, first: int, frame: pd.DataFrame) -> pd.Series:
             path, first, frame, bad, field="timestamp", rule="must be ISO 8601 or epoch seconds"
         )
     return stamps.reset_index(drop=True)
-
-
-def _price_buckets(unit_price: pd.Series) -> np.ndarray:
-    known = unit_price.dropna()
-    if known.empty:
-        return np.full(len(unit_price), -1, dtype=np.int64)
-    edges = np.quantile(known.to_numpy(), np.linspace(0.1, 0.9, 9))
-    buckets = np.searchsorted(edges, unit_price.fillna(0).to_numpy(), side="right")
-    return np.where(unit_price.isna(), -1, buckets).astype(np.int64)
 
 
 def load_transactions(path: Path) -> ImportedData:
@@ -173,7 +164,7 @@ def load_transactions(path: Path) -> ImportedData:
         {
             "item_id": catalogue.size().index.to_numpy(np.int64),
             "category_id": catalogue["category_id"].first().to_numpy(np.int64),
-            "price_bucket": _price_buckets(catalogue["unit"].median()),
+            "price_bucket": price_buckets(catalogue["unit"].median()),
             "event_timestamp": start,
         }
     )

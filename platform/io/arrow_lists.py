@@ -67,3 +67,21 @@ def pad_flat(offsets: np.ndarray, values: np.ndarray, max_len: int) -> np.ndarra
     inside = cols[None, :] >= (max_len - lengths)[:, None]
     out[inside] = values[idx[inside]]
     return out
+
+
+def arrow_table(arrays: dict[str, np.ndarray]) -> pa.Table:
+    """Aligned arrays as an Arrow table, 2-D arrays as fixed-size lists (a row each), the
+    form Ray Data carries them in and hands back as 2-D arrays."""
+    columns = {}
+    for name, values in arrays.items():
+        if values.ndim == 2:
+            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+            columns[name] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+        else:
+            columns[name] = pa.array(values)
+    return pa.table(columns)
+
+
+def as_matrix(column: np.ndarray) -> np.ndarray:
+    """A list column back as a 2-D array (Ray Data may leave it as arrays of arrays)."""
+    return np.stack(list(column)) if column.dtype == object else column

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from recplat.features.write_back import WrittenBack, write_back
+from recplat.io.arrow_lists import arrow_table, as_matrix
 from recplat.io.parquet import read_parquet
 from recplat.propensity.dataset import cutoff_rows
 from recplat.propensity.rows import Rows, StepLog, epoch_seconds
@@ -44,20 +45,6 @@ def task_of(artifact: Artifact) -> PropensityTask:
     return PropensityTask.from_values(record)
 
 
-def _table(columns: dict[str, np.ndarray]) -> Any:
-    """An Arrow table, 2-D arrays as fixed-size lists (Ray Data hands them back 2-D)."""
-    import pyarrow as pa
-
-    out = {}
-    for name, values in columns.items():
-        if values.ndim == 2:
-            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
-            out[name] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
-        else:
-            out[name] = pa.array(values)
-    return pa.table(out)
-
-
 def _compact(
     arrays: dict[str, np.ndarray], order: np.ndarray, *, width: int
 ) -> dict[str, np.ndarray]:
@@ -81,10 +68,6 @@ def _compact(
     }
 
 
-def _matrix(column: np.ndarray) -> np.ndarray:
-    return np.stack(list(column)) if column.dtype == object else column
-
-
 class _Scorer:
     """A Ray Data actor: loads the model once, scores blocks of rows."""
 
@@ -100,7 +83,7 @@ class _Scorer:
         from recplat.models.predict import predict_logits
 
         with torch.inference_mode():
-            logits = predict_logits(self.model, {k: _matrix(batch[k]) for k in MODEL_INPUTS})
+            logits = predict_logits(self.model, {k: as_matrix(batch[k]) for k in MODEL_INPUTS})
         return {
             "row": batch["row"],
             "score": 1.0 / (1.0 + np.exp(-logits.astype(np.float64))),
@@ -120,7 +103,7 @@ def score_with_ray(
     columns = _compact(rows.arrays, order, width=max(int(lengths.max(initial=0)), 1))
     columns["row"] = order.astype(np.int64)
     dataset = ray.data.from_arrow(
-        [_table({k: v[lo : lo + block_rows] for k, v in columns.items()})
+        [arrow_table({k: v[lo : lo + block_rows] for k, v in columns.items()})
          for lo in range(0, n, block_rows)]
     )  # fmt: skip
     scored = dataset.map_batches(

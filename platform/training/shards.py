@@ -11,21 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from recplat.io.arrow_lists import arrow_table, as_matrix
 
 
 def to_dataset(arrays: dict[str, np.ndarray]) -> Any:
     """A Ray Dataset with one column per array (2-D arrays as fixed-size lists)."""
-    import pyarrow as pa
     import ray.data
 
-    columns = {}
-    for name, values in arrays.items():
-        if values.ndim == 2:
-            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
-            columns[name] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
-        else:
-            columns[name] = pa.array(values)
-    return ray.data.from_arrow(pa.table(columns))
+    return ray.data.from_arrow(arrow_table(arrays))
 
 
 def collect(shard: Any, *, dtypes: dict[str, np.dtype[Any]]) -> dict[str, np.ndarray]:
@@ -33,10 +26,7 @@ def collect(shard: Any, *, dtypes: dict[str, np.dtype[Any]]) -> dict[str, np.nda
     parts: dict[str, list[np.ndarray]] = {name: [] for name in dtypes}
     for batch in shard.iter_batches(batch_size=None, batch_format="numpy"):
         for name in dtypes:
-            column = batch[name]
-            if column.dtype == object:  # a list column Ray Data left as arrays of arrays
-                column = np.stack(list(column))
-            parts[name].append(column)
+            parts[name].append(as_matrix(batch[name]))
     return {
         name: (np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtypes[name])).astype(
             dtypes[name], copy=False
