@@ -132,10 +132,11 @@ def train_propensity(
         )  # fmt: skip
     console.print(results_table(results))
     outcome = trained.outcome
+    threshold = results[results["model"] == variant].set_index("protocol")["threshold"]
     console.print(
         f"registered propensity version {outcome.version} (run {outcome.run_id}); thresholds "
-        f"(best validation F1): natural {trained.threshold['natural']:.3f}, 1:1 "
-        f"{trained.threshold['1:1']:.3f}; score every user with `recplat score --model propensity`"
+        f"(best validation F1): natural {threshold['natural']:.3f}, 1:1 "
+        f"{threshold['1:1']:.3f}; score every user with `recplat score --model propensity`"
     )
 
 

@@ -31,6 +31,7 @@ from torch import nn
 MODEL = "propensity"
 Balance = Literal["natural", "1:1"]
 PROTOCOLS = ("natural", "1:1")
+SCORED = ("validation", "test")  # the splits a trained model is scored on
 
 
 def propensity_training_data(
@@ -59,11 +60,10 @@ def propensity_training_data(
 
 @dataclass(frozen=True)
 class TrainedPropensity:
-    """A registered propensity model, loaded, with its validation threshold."""
+    """A registered propensity model, loaded (`evaluate_models` picks its thresholds)."""
 
     outcome: TrainOutcome
     model: nn.Module
-    threshold: dict[str, float]  # per protocol, chosen on that protocol's validation rows
 
 
 def score_rows(model: nn.Module, rows: Rows) -> np.ndarray:
@@ -89,7 +89,7 @@ def train_propensity(
     source: str = "purchase_log",
     on_epoch: EpochCallback | None = None,
 ) -> TrainedPropensity:
-    """Train with Ray Train, register, choose each protocol's threshold on validation."""
+    """Train with Ray Train, register, load the best weights back."""
     from recplat.training.ray_driver import train_model
 
     if options.model_name != MODEL:
@@ -100,14 +100,9 @@ def train_propensity(
     outcome = train_model(
         settings=settings, data=training, options=options, metadata=metadata, on_epoch=on_epoch
     )
-    model = load_artifact(Path(outcome.artifact_path)).model
-    thresholds = {}
-    for protocol in PROTOCOLS:
-        rows = protocol_rows(data, "validation", protocol, seed=options.seed)
-        thresholds[protocol] = best_f1_threshold(
-            rows.frame["label"].to_numpy(), score_rows(model, rows)
-        )
-    return TrainedPropensity(outcome=outcome, model=model, threshold=thresholds)
+    return TrainedPropensity(
+        outcome=outcome, model=load_artifact(Path(outcome.artifact_path)).model
+    )
 
 
 def evaluate_models(
@@ -127,28 +122,32 @@ def evaluate_models(
     train = data.splits["train"]
     if train_balance == "1:1":
         train = balanced(train, seed=seed)
+    parts = {
+        protocol: {split: protocol_rows(data, split, protocol, seed=seed) for split in SCORED}
+        for protocol in PROTOCOLS
+    }
+    fitted = (  # fitted once on the training rows, scored on every protocol's rows
+        baseline_scores(
+            train=train.frame,
+            validation=data.splits["validation"].frame,
+            targets={f"{p}:{s}": rows.frame for p, by in parts.items() for s, rows in by.items()},
+            window_days=data.task.window_days,
+            seed=seed,
+        )
+        if baselines
+        else {}
+    )
     results = []
-    for protocol in PROTOCOLS:
-        validation = protocol_rows(data, "validation", protocol, seed=seed)
-        test = protocol_rows(data, "test", protocol, seed=seed)
+    for protocol, rows in parts.items():
         scores: dict[str, dict[str, np.ndarray]] = {
-            name: {"validation": score_rows(model, validation), "test": score_rows(model, test)}
+            name: {split: score_rows(model, rows[split]) for split in SCORED}
             for name, model in neural.items()
         }
-        if baselines:
-            fitted = baseline_scores(
-                train=train.frame,
-                validation=data.splits["validation"].frame,
-                targets={"validation": validation.frame, "test": test.frame},
-                window_days=data.task.window_days,
-                seed=seed,
-            )
-            for name in fitted["test"]:
-                scores[name] = {part: fitted[part][name] for part in ("validation", "test")}
-        for name, by_part in scores.items():
-            threshold = best_f1_threshold(
-                validation.frame["label"].to_numpy(), by_part["validation"]
-            )
-            scored = score_at(test.frame["label"].to_numpy(), by_part["test"], threshold=threshold)
+        for name in fitted.get(f"{protocol}:test", {}):
+            scores[name] = {split: fitted[f"{protocol}:{split}"][name] for split in SCORED}
+        labels = {split: rows[split].frame["label"].to_numpy() for split in SCORED}
+        for name, by_split in scores.items():
+            threshold = best_f1_threshold(labels["validation"], by_split["validation"])
+            scored = score_at(labels["test"], by_split["test"], threshold=threshold)
             results.append({"model": name, "protocol": protocol, **scored.as_dict()})
     return pd.DataFrame(results)

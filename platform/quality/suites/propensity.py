@@ -10,8 +10,7 @@ from recplat.quality.suites.spec import FLOAT, INT, TIMESTAMP, SuiteSpec, epoch_
 
 
 def _inputs_before_cutoff(df: pd.DataFrame) -> pd.Series:
-    cutoff = (df["cutoff"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-    return df["last_input_s"] < cutoff
+    return df["last_input_s"] < epoch_s("cutoff")(df)
 
 
 def propensity_rows_suite(*, summary: Sequence[str], labelled: bool = True) -> SuiteSpec:
